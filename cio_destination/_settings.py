@@ -75,7 +75,9 @@ class Settings:
     site_id: str | None = None
     api_key: str | None = attrs.field(default=None, repr=False)
     write_key: str | None = attrs.field(default=None, repr=False)
-    region: Region = attrs.field(default="us", validator=_check_choice("region", REGIONS))
+    region: Region = attrs.field(
+        default="us", validator=_check_choice("region", REGIONS)
+    )
     endpoint: str | None = None
     outbox: str | None = None
     on_invalid: OnInvalid = attrs.field(
