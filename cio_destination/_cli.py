@@ -13,7 +13,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-_SUBCOMMAND_MODULES = ("check",)
+_SUBCOMMAND_MODULES = ("check", "schemas")
 
 
 def build_parser() -> argparse.ArgumentParser:
