@@ -1,0 +1,70 @@
+"""
+Plugins for the pipeline's tests: each records what it saw and does one thing.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+Message = dict[str, Any]
+
+
+class Probe:
+    """
+    A plugin that keeps every message it is given and then acts.
+
+    ``action`` is ``pass`` (return the message), ``tag`` (add its name under
+    ``context.tags`` and return it), ``drop`` (return None) or ``raise``
+    (raise ``error``).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        type: str = "destination",
+        *,
+        action: str = "pass",
+        integration: str | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        self.name = name
+        self.type = type
+        self.action = action
+        if integration is not None:
+            self.integration = integration
+        self.error = error or RuntimeError(f"{name} failed")
+        self.seen: list[Message] = []
+        self.flushes: list[float | None] = []
+        self.shutdowns: list[float | None] = []
+        self.flushed = True
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<Probe {self.name} {self.type} {self.action}>"
+
+    def process(self, message: Message) -> Message | None:
+        with self._lock:
+            self.seen.append(message)
+        if self.action == "raise":
+            raise self.error
+        if self.action == "drop":
+            return None
+        if self.action == "tag":
+            message.setdefault("context", {}).setdefault("tags", []).append(self.name)
+
+        return message
+
+    def flush(self, timeout: float | None = None) -> bool:
+        self.flushes.append(timeout)
+        return self.flushed
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        self.shutdowns.append(timeout)
+
+
+def tags(message: Message) -> list[str]:
+    """
+    The names the tagging probes added to ``message``, in order.
+    """
+    return list(message.get("context", {}).get("tags", []))
