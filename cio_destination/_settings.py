@@ -37,6 +37,7 @@ ENVIRONMENT = {
     "write_key": "CUSTOMERIO_WRITE_KEY",
     "region": "CUSTOMERIO_REGION",
     "endpoint": "CUSTOMERIO_ENDPOINT",
+    "outbox": "CUSTOMERIO_OUTBOX",
 }
 
 
@@ -63,6 +64,25 @@ def _check_choice(name: str, choices: tuple[str, ...]) -> Any:
     return check
 
 
+def _check_number(
+    name: str, low: float, high: float = float("inf"), *, integer: bool = False
+) -> Any:
+    noun = "an integer" if integer else "a number"
+    limit = f"from {low:g}" if high == float("inf") else f"from {low:g} to {high:g}"
+
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        in_range = (
+            not isinstance(value, bool)
+            and isinstance(value, int | float)
+            and (isinstance(value, int) or not integer)
+            and low <= value <= high
+        )
+        if not in_range:
+            raise ConfigurationError(f"{name} must be {noun} {limit}; got {value!r}")
+
+    return check
+
+
 @attrs.frozen
 class Settings:
     """
@@ -82,6 +102,22 @@ class Settings:
     outbox: str | None = None
     on_invalid: OnInvalid = attrs.field(
         default="drop", validator=_check_choice("on_invalid", ON_INVALID)
+    )
+    #: Most operations in one request (bytes permitting).
+    batch_size: int = attrs.field(
+        default=100, validator=_check_number("batch_size", 1, 1000, integer=True)
+    )
+    #: Longest wait, in seconds, before what was accepted is sent.
+    flush_interval: float = attrs.field(
+        default=0.5, validator=_check_number("flush_interval", 0)
+    )
+    #: Most messages waiting in memory for the sender thread.
+    max_queue: int = attrs.field(
+        default=10_000, validator=_check_number("max_queue", 1, integer=True)
+    )
+    #: Seconds allowed for connecting to Customer.io, and for each read.
+    timeout: float = attrs.field(
+        default=10.0, validator=_check_number("timeout", 0.001)
     )
 
     @property

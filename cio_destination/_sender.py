@@ -1,0 +1,672 @@
+"""
+The background sender: from the app's queue to the outbox to Customer.io.
+
+The app's thread only appends to a bounded in-memory queue. One daemon
+thread per destination does everything else, in steps:
+
+1. take what is queued, turn each message into operations (the
+   destination's ``prepare``), encode them, refuse oversize ones, and write
+   the operations and any dead letters to the outbox in one transaction;
+2. when the outbox's head is due (a full batch, ``flush_interval`` elapsed,
+   or a flush or shutdown asked for it) and no retry wait is running, send
+   one batch from the head and settle it: delivered operations leave the
+   outbox, refused ones become dead letters, a retryable failure leaves the
+   batch at the head and sets the next attempt's time;
+3. tell waiting :meth:`Sender.flush` callers when nothing is left.
+
+Only the head is ever sent, one batch at a time, so the outbox's order is
+the order of delivery.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from cio_destination._batching import (
+    MAX_OPERATION_BYTES,
+    Backlog,
+    encode,
+    oversize_reason,
+    take_batch,
+    to_json,
+)
+from cio_destination._errors import (
+    CioDestinationError,
+    DeliveryGaveUpError,
+    DeliveryRejectedError,
+    OutboxError,
+)
+from cio_destination._model import Operation, OperationKind
+from cio_destination._outbox import MESSAGE, DeadLetter, Entry, Outbox
+from cio_destination._retry import RetryPolicy, Verdict
+from cio_destination._transport import Reply, Transport
+
+logger = logging.getLogger(__name__)
+
+#: At most this many queued messages are evaluated between two sends.
+_INGEST_CHUNK = 1000
+#: Seconds before writing to an outbox that failed is tried again.
+_OUTBOX_RETRY = 1.0
+
+Report = Callable[[CioDestinationError, Mapping[str, Any] | None], None]
+
+
+@attrs.frozen
+class Counters:
+    """
+    A snapshot of what a destination has done since it started.
+
+    ``accepted``: messages ``submit()`` took. ``processed``: of those, the
+    ones evaluated and written to the outbox. ``operations``: operations
+    written to the outbox. ``sent``: operations Customer.io acknowledged.
+    ``retried``: requests repeated after a retryable failure.
+    ``dead_lettered``: messages and operations kept as dead letters.
+    ``invalid``: invalid semantic events seen. ``dropped``: messages refused
+    because the queue was full or the destination was shut down, or lost at
+    shutdown before reaching the outbox. ``gave_up``: times the retry budget
+    ran out.
+    """
+
+    accepted: int = 0
+    processed: int = 0
+    operations: int = 0
+    sent: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+    invalid: int = 0
+    dropped: int = 0
+    gave_up: int = 0
+
+
+class Tally:
+    """
+    The running counts behind :class:`Counters`, safe to bump from any thread.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values = dict.fromkeys(
+            (field.name for field in attrs.fields(Counters)), 0
+        )
+
+    def add(self, name: str, count: int = 1) -> None:
+        """
+        Add ``count`` to the counter ``name``.
+        """
+        with self._lock:
+            self._values[name] += count
+
+    def snapshot(self) -> Counters:
+        """
+        The counts as they are now.
+        """
+        with self._lock:
+            return Counters(**self._values)
+
+
+@attrs.frozen
+class Prepared:
+    """
+    What one queued message becomes: operations to send, dead letters to keep.
+    """
+
+    operations: Sequence[Operation] = ()
+    dead_letters: Sequence[DeadLetter] = ()
+
+
+@attrs.define
+class _Unwritten:
+    rows: list[tuple[OperationKind, str, bytes]]
+    letters: list[DeadLetter]
+    messages: int
+    since: float
+
+
+class Sender:
+    """
+    The thread that delivers a destination's messages.
+
+    ``prepare`` turns one queued item into :class:`Prepared` (it runs on the
+    sender's thread); ``report`` hands an error and the message it concerns,
+    if any, to the user. The sender owns ``outbox`` and ``transport`` and
+    closes them when its thread ends.
+    """
+
+    def __init__(
+        self,
+        *,
+        outbox: Outbox,
+        transport: Transport,
+        policy: RetryPolicy,
+        prepare: Callable[[Any], Prepared],
+        report: Report,
+        tally: Tally,
+        batch_size: int,
+        flush_interval: float,
+        max_queue: int,
+    ) -> None:
+        self._outbox = outbox
+        self._transport = transport
+        self._policy = policy
+        self._prepare = prepare
+        self._report = report
+        self._tally = tally
+        self._batch_size = batch_size
+        self._interval = flush_interval
+        self._max_queue = max_queue
+
+        # Shared with the app's threads, guarded by _lock.
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._settled = threading.Condition(self._lock)
+        self._queue: collections.deque[Any] = collections.deque()
+        self._queued_since = 0.0
+        self._flush_asked = 0
+        self._flush_done = 0
+        self._flush_failed = 0
+        self._stopping = False
+        self._stop_deadline = math.inf
+        self._finished = False
+        self._drained = False
+
+        # The sender thread's own state.
+        self._backlog = Backlog(max_count=batch_size, interval=flush_interval)
+        self._unwritten: _Unwritten | None = None
+        self._unwritten_retry_at = 0.0
+        self._claimed = False
+        self._attempt = 0
+        self._failing_since: float | None = None
+        self._retry_at: float | None = None
+        self._stalled_at_ticket: int | None = None
+        self._narrow: int | None = None
+        self._narrow_until = 0
+        self._thread = threading.Thread(
+            target=self._run, name="cio-destination-sender", daemon=True
+        )
+
+    def start(self) -> None:
+        """
+        Start the thread.
+        """
+        self._thread.start()
+
+    # The app's side.
+
+    def put(self, item: Any) -> bool:
+        """
+        Queue ``item`` for the thread; False when the queue is full or closed.
+
+        Never blocks beyond taking a lock.
+        """
+        with self._lock:
+            size = len(self._queue)
+            if self._stopping or size >= self._max_queue:
+                return False
+
+            self._queue.append(item)
+            self._tally.add("accepted")
+            if size == 0:
+                self._queued_since = time.monotonic()
+                self._wake.notify()
+            elif size + 1 == self._batch_size:
+                self._wake.notify()
+        return True
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """
+        Wait until everything queued so far is delivered or dead-lettered.
+
+        Returns False when ``timeout`` seconds pass first, when the retry
+        budget runs out while waiting, or when the thread has ended with
+        operations left.
+        """
+        deadline = math.inf if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            if self._finished:
+                return self._drained
+
+            self._flush_asked += 1
+            ticket = self._flush_asked
+            self._wake.notify()
+            while self._flush_done < ticket:
+                if self._flush_failed >= ticket or self._finished:
+                    return self._flush_done >= ticket
+
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+
+                self._settled.wait(None if remaining == math.inf else remaining)
+        return True
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """
+        Drain what can be drained within ``timeout`` seconds, then end the thread.
+
+        Returns True when the thread has ended. Safe to call more than once.
+        """
+        with self._lock:
+            if not self._stopping:
+                self._stopping = True
+                if timeout is not None:
+                    self._stop_deadline = time.monotonic() + timeout
+                self._wake.notify()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(None if timeout is None else timeout + 1.0)
+        return not self._thread.is_alive()
+
+    # The sender thread.
+
+    def _run(self) -> None:
+        try:
+            self._start_up()
+            while self._step():
+                pass
+        except Exception:  # the thread must end cleanly and say why
+            logger.exception("the Customer.io sender stopped on an unexpected error")
+        finally:
+            self._finish()
+
+    def _start_up(self) -> None:
+        try:
+            self._try_claim()
+            if self._outbox.has_pending():
+                count = self._outbox.pending_count()
+                self._backlog.add(count, self._outbox.pending_bytes(), at=-math.inf)
+                logger.info(
+                    "resuming delivery of %d operations left in the outbox", count
+                )
+        except OutboxError as exc:
+            self._report_safely(exc, None)
+
+    def _step(self) -> bool:
+        items, since = self._wait()
+        now = time.monotonic()
+        try:
+            if items or self._unwritten is not None:
+                self._ingest(items, since, now)
+            claimed = self._claimed or self._try_claim()
+            if claimed and self._delivery_due(now):
+                self._deliver_one()
+            has_pending = self._outbox.has_pending()
+        except OutboxError as exc:
+            logger.error("the outbox cannot be used: %s", exc)
+            self._report_safely(exc, None)
+            self._retry_at = time.monotonic() + _OUTBOX_RETRY
+            has_pending = True
+        return self._review(has_pending)
+
+    def _wait(self) -> tuple[list[Any], float]:
+        with self._lock:
+            while True:
+                now = time.monotonic()
+                if self._urgent() and self._nothing_left():
+                    break
+
+                deadline = min(self._queue_due(), self._delivery_due_at(now))
+                if self._stopping:
+                    deadline = min(deadline, self._stop_deadline)
+                if deadline <= now:
+                    break
+
+                self._wake.wait(None if deadline == math.inf else deadline - now)
+
+            if self._unwritten is not None:
+                return [], self._queued_since
+
+            taken = [
+                self._queue.popleft()
+                for _ in range(min(len(self._queue), _INGEST_CHUNK))
+            ]
+            return taken, self._queued_since
+
+    def _urgent(self) -> bool:
+        return self._stopping or self._flush_done < self._flush_asked
+
+    def _nothing_left(self) -> bool:
+        return not self._queue and self._unwritten is None and self._backlog.count == 0
+
+    def _queue_due(self) -> float:
+        if self._unwritten is not None:
+            return self._unwritten_retry_at
+
+        if not self._queue:
+            return math.inf
+
+        if self._urgent() or len(self._queue) >= self._batch_size:
+            return -math.inf
+
+        return self._queued_since + self._interval
+
+    def _delivery_due_at(self, now: float) -> float:
+        if self._backlog.count == 0:
+            return math.inf
+
+        if not self._claimed:
+            return now + self._interval
+
+        if self._retry_at is not None:
+            fresh_flush = (
+                self._stalled_at_ticket is not None
+                and self._flush_asked > self._stalled_at_ticket
+            )
+            return -math.inf if fresh_flush else self._retry_at
+
+        if self._urgent():
+            return -math.inf
+
+        due = self._backlog.due_at()
+        return math.inf if due is None else due
+
+    def _delivery_due(self, now: float) -> bool:
+        with self._lock:
+            return self._delivery_due_at(now) <= now
+
+    def _try_claim(self) -> bool:
+        self._claimed = self._outbox.claim()
+        if not self._claimed:
+            logger.debug("another process is delivering from %s", self._outbox.path)
+        return self._claimed
+
+    def _ingest(self, items: list[Any], since: float, now: float) -> None:
+        if self._unwritten is None:
+            self._unwritten = self._encode(items, since)
+        elif now < self._unwritten_retry_at:
+            return
+
+        batch = self._unwritten
+        try:
+            self._outbox.append(batch.rows, batch.letters)
+        except OutboxError:
+            self._unwritten_retry_at = now + _OUTBOX_RETRY
+            raise
+
+        self._unwritten = None
+        size = sum(len(body) for _, _, body in batch.rows)
+        self._backlog.add(len(batch.rows), size, at=batch.since)
+        self._tally.add("processed", batch.messages)
+        self._tally.add("operations", len(batch.rows))
+        self._tally.add("dead_lettered", len(batch.letters))
+
+    def _encode(self, items: list[Any], since: float) -> _Unwritten:
+        rows: list[tuple[OperationKind, str, bytes]] = []
+        letters: list[DeadLetter] = []
+        for item in items:
+            try:
+                prepared = self._prepare(item)
+            except Exception as exc:  # one message must not stop delivery
+                logger.exception("cannot evaluate a message; kept as a dead letter")
+                letters.append(self._letter_for_bug(item, exc))
+                continue
+
+            letters.extend(prepared.dead_letters)
+            for operation in prepared.operations:
+                encoded = self._encode_operation(operation)
+                if isinstance(encoded, DeadLetter):
+                    letters.append(encoded)
+                else:
+                    rows.append((operation.kind, operation.subject, encoded))
+        return _Unwritten(rows, letters, len(items), since)
+
+    def _encode_operation(self, operation: Operation) -> bytes | DeadLetter:
+        try:
+            body = encode(operation)
+        except (TypeError, ValueError) as exc:
+            return DeadLetter(
+                kind=operation.kind.value,
+                body=to_json(repr(operation.body)),
+                reason=f"operation body cannot be encoded as JSON: {exc}",
+                subject=operation.subject,
+            )
+
+        oversize = oversize_reason(len(body))
+        if oversize is None:
+            return body
+
+        logger.warning(
+            "an operation of %d bytes exceeds Customer.io's %d; kept as a dead letter",
+            len(body),
+            MAX_OPERATION_BYTES,
+        )
+        self._report_safely(DeliveryRejectedError(oversize), None)
+        return DeadLetter(
+            kind=operation.kind.value,
+            body=body.decode("utf-8"),
+            reason=oversize,
+            subject=operation.subject,
+        )
+
+    @staticmethod
+    def _letter_for_bug(item: Any, exc: Exception) -> DeadLetter:
+        try:
+            body = to_json(item)
+        except (TypeError, ValueError):
+            body = to_json(repr(item))
+        reason = f"internal error while evaluating the message: {type(exc).__name__}"
+        return DeadLetter(kind=MESSAGE, body=body, reason=reason)
+
+    def _batch_limit(self, head: Entry) -> int:
+        if self._narrow is not None and head.seq <= self._narrow_until:
+            return self._narrow
+
+        self._narrow = None
+        return self._batch_size
+
+    def _deliver_one(self) -> None:
+        entries = self._outbox.head(self._batch_size)
+        if not entries:
+            self._backlog.clear()
+            return
+
+        if len(entries[0].body) > MAX_OPERATION_BYTES:
+            self._settle_rejected(
+                entries[:1], oversize_reason(len(entries[0].body)), None
+            )
+            return
+
+        batch = take_batch(entries, max_count=self._batch_limit(entries[0]))
+        reply = self._transport.post(batch[0].kind, [entry.body for entry in batch])
+        if reply.ok:
+            self._settle_delivered(batch, reply)
+        else:
+            self._settle_failed(batch, reply)
+
+    def _reset_retries(self) -> None:
+        self._attempt = 0
+        self._failing_since = None
+        self._retry_at = None
+        self._stalled_at_ticket = None
+
+    def _settle_delivered(self, batch: Sequence[Entry], reply: Reply) -> None:
+        refused = {
+            index: reason
+            for index, reason in reply.rejected.items()
+            if 0 <= index < len(batch)
+        }
+        rejected = [
+            (batch[index], reason, reply.status) for index, reason in refused.items()
+        ]
+        delivered = [entry for index, entry in enumerate(batch) if index not in refused]
+        self._outbox.settle(delivered, rejected)
+        self._backlog.remove(len(batch), sum(len(entry.body) for entry in batch))
+        self._reset_retries()
+        self._tally.add("sent", len(delivered))
+        self._tally.add("dead_lettered", len(rejected))
+        logger.info(
+            "delivered %d operations to %s (HTTP %s)",
+            len(delivered),
+            self._transport.url(batch[0].kind),
+            reply.status,
+        )
+        if not rejected:
+            return
+
+        logger.warning(
+            "Customer.io refused %d of %d operations (HTTP 207); kept as dead letters",
+            len(rejected),
+            len(batch),
+        )
+        for entry, reason, _ in rejected:
+            error = DeliveryRejectedError(
+                f"Customer.io refused operation {entry.seq} ({entry.kind.value}) "
+                f"with HTTP 207: {reason}",
+                status=207,
+            )
+            self._report_safely(error, None)
+
+    def _settle_failed(self, batch: Sequence[Entry], reply: Reply) -> None:
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        decision = self._policy.decide(
+            reply.status,
+            attempt=self._attempt + 1,
+            elapsed=now - self._failing_since,
+            retry_after=reply.retry_after,
+        )
+        if decision.verdict is Verdict.RETRY:
+            self._attempt += 1
+            self._retry_at = now + decision.delay
+            self._stalled_at_ticket = None
+            self._tally.add("retried")
+            logger.debug(
+                "retry %d of %d operations in %.3fs after %s",
+                self._attempt,
+                len(batch),
+                decision.delay,
+                reply.detail,
+            )
+        elif decision.verdict is Verdict.REJECT:
+            self._reject(batch, reply)
+        else:
+            self._give_up(batch, reply, now)
+
+    def _reject(self, batch: Sequence[Entry], reply: Reply) -> None:
+        if len(batch) > 1 and reply.status != 401:
+            # Customer.io refused the whole request: find the operation to
+            # blame by halving the batch until it is alone.
+            self._narrow = max(len(batch) // 2, 1)
+            self._narrow_until = batch[-1].seq
+            logger.debug("narrowing batches to %d after %s", self._narrow, reply.detail)
+            return
+
+        self._settle_rejected(batch, reply.detail, reply.status)
+        self._report_safely(
+            DeliveryRejectedError(reply.detail, status=reply.status), None
+        )
+
+    def _settle_rejected(
+        self, batch: Sequence[Entry], reason: str | None, status: int | None
+    ) -> None:
+        text = reason or "refused"
+        self._outbox.settle(rejected=[(entry, text, status) for entry in batch])
+        self._backlog.remove(len(batch), sum(len(entry.body) for entry in batch))
+        self._reset_retries()
+        self._tally.add("dead_lettered", len(batch))
+        logger.warning(
+            "Customer.io refused %d operations (HTTP %s); kept as dead letters",
+            len(batch),
+            status,
+        )
+
+    def _give_up(self, batch: Sequence[Entry], reply: Reply, now: float) -> None:
+        spent = now - (self._failing_since or now)
+        message = (
+            f"gave up delivering {len(batch)} operations after {spent:.1f}s and "
+            f"{self._attempt} retries; last: {reply.detail}; they stay in the outbox"
+        )
+        logger.warning(
+            "gave up delivering %d operations after %.1fs and %d retries; "
+            "they stay in the outbox",
+            len(batch),
+            spent,
+            self._attempt,
+        )
+        self._tally.add("gave_up")
+        self._attempt = 0
+        self._failing_since = None
+        self._retry_at = now + self._policy.max_delay
+        with self._lock:
+            self._stalled_at_ticket = self._flush_asked
+            self._flush_failed = self._flush_asked
+            self._settled.notify_all()
+        self._report_safely(DeliveryGaveUpError(message), None)
+
+    def _review(self, has_pending: bool) -> bool:
+        if not has_pending:
+            self._backlog.clear()
+        elif self._backlog.count == 0:
+            # Another process appended to the outbox.
+            self._backlog.add(1, 0, at=time.monotonic())
+
+        now = time.monotonic()
+        with self._lock:
+            idle = not self._queue and self._unwritten is None and not has_pending
+            if idle and self._flush_done < self._flush_asked:
+                self._flush_done = self._flush_asked
+                self._settled.notify_all()
+            if not self._stopping:
+                return True
+
+            if idle or now >= self._stop_deadline:
+                return False
+
+            if self._stalled_at_ticket is not None:
+                return False
+
+            return self._retry_at is None or self._retry_at <= self._stop_deadline
+
+    def _finish(self) -> None:
+        with self._lock:
+            lost = len(self._queue) + (
+                self._unwritten.messages if self._unwritten else 0
+            )
+            self._queue.clear()
+        if lost:
+            self._tally.add("dropped", lost)
+            logger.warning(
+                "%d accepted messages were not written to the outbox before shutdown",
+                lost,
+            )
+
+        pending = 0
+        try:
+            pending = self._outbox.pending_count()
+        except OutboxError as exc:
+            logger.error("the outbox cannot be read at shutdown: %s", exc)
+            pending = -1
+        if pending > 0 and self._outbox.durable:
+            logger.warning(
+                "%d operations wait in %s for the next start or "
+                "`cio-destination outbox replay`",
+                pending,
+                self._outbox.path,
+            )
+        elif pending > 0:
+            logger.warning(
+                "%d operations were not delivered; the in-memory outbox loses them",
+                pending,
+            )
+
+        self._transport.close()
+        self._outbox.close()
+        with self._lock:
+            self._drained = lost == 0 and pending == 0
+            self._finished = True
+            self._settled.notify_all()
+
+    def _report_safely(
+        self, error: CioDestinationError, message: Mapping[str, Any] | None
+    ) -> None:
+        try:
+            self._report(error, message)
+        except Exception:  # a failing callback must not stop delivery
+            logger.exception("the on_error callback raised")
