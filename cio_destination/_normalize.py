@@ -89,7 +89,7 @@ def _normalize_device(canonical: dict[str, Any], notes: list[str]) -> None:
         }
 
     if context is None:
-        context = {}
+        context = canonical["context"] = {}
     if not isinstance(context, Mapping):
         return
 

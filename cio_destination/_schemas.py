@@ -35,17 +35,11 @@ def parse_timestamp(value: str) -> datetime:
     """
     Read an ISO-8601 date-time; one without an offset is taken as UTC.
 
-    :raises ValueError: ``value`` is not an ISO-8601 date-time, or lies
-        outside what a Unix timestamp can express.
+    :raises ValueError: ``value`` is not an ISO-8601 date-time.
     """
     moment = datetime.fromisoformat(value)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-
-    try:
-        moment.timestamp()
-    except (OverflowError, OSError) as exc:
-        raise ValueError(f"{value!r} is out of range") from exc
 
     return moment
 

@@ -96,6 +96,8 @@ def to_pipelines(message: Mapping[str, Any]) -> Operation:
 
 def _subject(message: Mapping[str, Any]) -> str:
     event = message.get("event")
+    if not isinstance(event, str):
+        event = ""
     properties = message.get("properties")
     if not isinstance(properties, Mapping):
         properties = {}
