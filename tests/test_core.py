@@ -585,4 +585,3 @@ def test_messages_built_by_segment_client_evaluate(segment_client: Client) -> No
     assert evaluations[2].operations[0].body["identifiers"] == {
         "anonymous_id": "anon-1"
     }
-
