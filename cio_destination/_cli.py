@@ -13,7 +13,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-_SUBCOMMAND_MODULES = ("check", "schemas", "emulate")
+_SUBCOMMAND_MODULES = ("check", "schemas", "emulate", "send", "outbox")
 
 
 def build_parser() -> argparse.ArgumentParser:

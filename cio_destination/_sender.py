@@ -136,8 +136,8 @@ class Sender:
 
     ``prepare`` turns one queued item into :class:`Prepared` (it runs on the
     sender's thread); ``report`` hands an error and the message it concerns,
-    if any, to the user. The sender owns ``outbox`` and ``transport`` and
-    closes them when its thread ends.
+    if any, to the user, and must not raise. The sender owns ``outbox`` and
+    ``transport`` and closes them when its thread ends.
     """
 
     def __init__(
@@ -285,7 +285,7 @@ class Sender:
                     "resuming delivery of %d operations left in the outbox", count
                 )
         except OutboxError as exc:
-            self._report_safely(exc, None)
+            self._report(exc, None)
 
     def _step(self) -> bool:
         items, since = self._wait()
@@ -299,7 +299,7 @@ class Sender:
             has_pending = self._outbox.has_pending()
         except OutboxError as exc:
             logger.error("the outbox cannot be used: %s", exc)
-            self._report_safely(exc, None)
+            self._report(exc, None)
             self._retry_at = time.monotonic() + _OUTBOX_RETRY
             has_pending = True
         return self._review(has_pending)
@@ -436,7 +436,7 @@ class Sender:
             len(body),
             MAX_OPERATION_BYTES,
         )
-        self._report_safely(DeliveryRejectedError(oversize), None)
+        self._report(DeliveryRejectedError(oversize), None)
         return DeadLetter(
             kind=operation.kind.value,
             body=body.decode("utf-8"),
@@ -520,7 +520,7 @@ class Sender:
                 f"with HTTP 207: {reason}",
                 status=207,
             )
-            self._report_safely(error, None)
+            self._report(error, None)
 
     def _settle_failed(self, batch: Sequence[Entry], reply: Reply) -> None:
         now = time.monotonic()
@@ -559,9 +559,7 @@ class Sender:
             return
 
         self._settle_rejected(batch, reply.detail, reply.status)
-        self._report_safely(
-            DeliveryRejectedError(reply.detail, status=reply.status), None
-        )
+        self._report(DeliveryRejectedError(reply.detail, status=reply.status), None)
 
     def _settle_rejected(
         self, batch: Sequence[Entry], reason: str | None, status: int | None
@@ -598,7 +596,7 @@ class Sender:
             self._stalled_at_ticket = self._flush_asked
             self._flush_failed = self._flush_asked
             self._settled.notify_all()
-        self._report_safely(DeliveryGaveUpError(message), None)
+        self._report(DeliveryGaveUpError(message), None)
 
     def _review(self, has_pending: bool) -> bool:
         if not has_pending:
@@ -662,11 +660,3 @@ class Sender:
             self._drained = lost == 0 and pending == 0
             self._finished = True
             self._settled.notify_all()
-
-    def _report_safely(
-        self, error: CioDestinationError, message: Mapping[str, Any] | None
-    ) -> None:
-        try:
-            self._report(error, message)
-        except Exception:  # a failing callback must not stop delivery
-            logger.exception("the on_error callback raised")
