@@ -89,25 +89,72 @@ def registry() -> referencing.Registry[Any]:
     return built.crawl()
 
 
-def _inline(node: Any, resolver: Resolver[Any]) -> Any:
+_ANNOTATIONS = frozenset(
+    {"$schema", "$id", "$comment", "title", "description", "examples", "default"}
+)
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs"})
+_SCHEMA_LISTS = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
+_SCHEMA_VALUES = frozenset(
+    {"items", "not", "if", "then", "else", "contains", "additionalProperties"}
+)
+
+
+def _compile(schema: Mapping[str, Any], resolver: Resolver[Any]) -> dict[str, Any]:
     """
-    ``node`` with every ``$ref`` replaced by what it names in the registry.
+    The same constraints as ``schema``, in the shape that validates fastest.
 
-    The bundled schemas have no cycles, and a validator that does not follow
-    references at run time is about twice as fast.
+    Every ``$ref`` is replaced by what it names in the registry, ``allOf``
+    parts are merged into their schema where they do not conflict, and
+    annotations are left out. A validator that neither follows references
+    nor descends into ``allOf`` at run time takes about half the time; the
+    bundled schemas have no cycles.
     """
-    if isinstance(node, list):
-        return [_inline(item, resolver) for item in node]
-    if not isinstance(node, Mapping):
-        return node
+    if "$ref" in schema:
+        resolved = resolver.lookup(schema["$ref"])
+        target = _compile(resolved.contents, resolved.resolver)
+        rest = {key: value for key, value in schema.items() if key != "$ref"}
+        return _merge(target, _compile(rest, resolver))
 
-    if "$ref" in node:
-        resolved = resolver.lookup(node["$ref"])
-        rest = {key: value for key, value in node.items() if key != "$ref"}
-        target = _inline(resolved.contents, resolved.resolver)
-        return {**target, **_inline(rest, resolver)}
+    compiled: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _ANNOTATIONS:
+            continue
+        if key in _SCHEMA_MAPS:
+            value = {name: _compile(part, resolver) for name, part in value.items()}
+        elif key in _SCHEMA_LISTS:
+            value = [_compile(part, resolver) for part in value]
+        elif key in _SCHEMA_VALUES and isinstance(value, Mapping):
+            value = _compile(value, resolver)
+        compiled[key] = value
 
-    return {key: _inline(value, resolver) for key, value in node.items()}
+    for part in compiled.pop("allOf", ()):
+        compiled = _merge(part, compiled)
+    return compiled
+
+
+def _merge(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """
+    One schema that an instance passes exactly when it passes both.
+
+    ``required`` lists are joined and ``properties`` merged name by name; any
+    other keyword both give differently leaves the two side by side in an
+    ``allOf``.
+    """
+    merged = dict(first)
+    for key, value in second.items():
+        if key not in merged or merged[key] == value:
+            merged[key] = value
+        elif key == "required":
+            merged[key] = list(dict.fromkeys([*merged[key], *value]))
+        elif key == "properties":
+            mine = merged[key]
+            merged[key] = {**mine}
+            for name, part in value.items():
+                merged[key][name] = _merge(mine[name], part) if name in mine else part
+        else:
+            return {"allOf": [first, second]}
+
+    return merged
 
 
 @functools.cache
@@ -118,13 +165,13 @@ def _validators() -> Mapping[str, Draft202012Validator]:
         schema = _files()[spec.schema]
         resolver = shared.resolver(base_uri=schema.get("$id", ""))
         try:
-            flat = _inline(schema, resolver)
+            compiled = _compile(schema, resolver)
         except referencing.exceptions.Unresolvable as exc:
             raise CioDestinationError(
                 f"the bundled schema {spec.schema!r} names a missing part: {exc}"
             ) from exc
         built[name] = Draft202012Validator(
-            flat, registry=shared, format_checker=_FORMATS
+            compiled, registry=shared, format_checker=_FORMATS
         )
 
     return MappingProxyType(built)

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from cio_destination._catalogue import EVENTS
@@ -217,3 +219,53 @@ def test_parse_timestamp_refuses_what_is_not_a_date_time(text: str) -> None:
     """
     with pytest.raises(ValueError):  # noqa: PT011
         parse_timestamp(text)
+
+
+def _error_keys(
+    checker: Draft202012Validator, message: object
+) -> set[tuple[tuple[object, ...], str]]:
+    return {
+        (tuple(error.absolute_path), str(error.validator))
+        for error in checker.iter_errors(message)
+    }
+
+
+PROBES = st.recursive(
+    st.none()
+    | st.integers(-1, 3)
+    | st.text(max_size=4)
+    | st.sampled_from(["ios", "1"]),
+    lambda children: st.dictionaries(
+        st.sampled_from(
+            ["userId", "properties", "context", "device", "token", "type", "objectId"]
+        ),
+        children,
+        max_size=3,
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    event=st.sampled_from(list(EVENTS)),
+    field=st.sampled_from(
+        ["userId", "anonymousId", "properties", "context", "timestamp"]
+    ),
+    value=PROBES,
+)
+def test_compiled_validator_agrees_with_the_plain_schema(
+    event: str, field: str, value: object
+) -> None:
+    """
+    The fast validator finds the same errors as one following the files' $refs.
+    """
+    plain = Draft202012Validator(
+        event_schemas()[event],
+        registry=registry(),
+        format_checker=validator(event).format_checker,
+    )
+    example = next(message for name, message in schema_examples() if name == event)
+    example[field] = value
+
+    assert _error_keys(validator(event), example) == _error_keys(plain, example)
