@@ -94,14 +94,12 @@ def _normalize_device(canonical: dict[str, Any], notes: list[str]) -> None:
         return
 
     device = context.get("device")
-    if isinstance(moved, Mapping):
+    if moved is not None:
         notes.append("properties.device was moved to context.device")
-        if isinstance(device, Mapping):
+        if isinstance(moved, Mapping) and isinstance(device, Mapping):
             device = {**moved, **device}
         elif device is None:
-            device = dict(moved)
-    elif moved is not None and device is None:
-        device = moved
+            device = moved
 
     if isinstance(device, Mapping) and isinstance(device.get("type"), str):
         device = {**device, "type": device["type"].casefold()}

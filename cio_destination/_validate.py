@@ -38,12 +38,16 @@ def validate(
     Every violation of ``event``'s schema and of ``transport``'s needs.
 
     The most relevant violation comes first: a missing or mistyped field
-    before what it contains.
+    before what it contains. The Track API needs a device type to add a
+    device; the Pipelines API needs a userId or an anonymousId on every call.
     """
     errors = sorted(validator(event).iter_errors(message), key=relevance, reverse=True)
     violations = list(_translate_errors(errors, event))
-    if transport == "track":
-        violations.extend(_track_needs(message, event))
+    needs = _track_needs if transport == "track" else _pipelines_needs
+    found = {(violation.path, violation.rule) for violation in violations}
+    for violation in needs(message, event):
+        if (violation.path, violation.rule) not in found:
+            violations.append(violation)
 
     return violations
 
@@ -150,6 +154,20 @@ def _track_needs(message: Mapping[str, Any], event: str) -> Iterable[Violation]:
                 "whose add_device needs a platform (ios or android); got nothing"
             ),
         )
+
+
+def _pipelines_needs(message: Mapping[str, Any], event: str) -> Iterable[Violation]:
+    if "userId" in message or "anonymousId" in message:
+        return
+
+    yield Violation(
+        path="anonymousId",
+        rule="required",
+        message=(
+            f"{event} needs a userId or an anonymousId for the Pipelines API, "
+            "which requires one on every track call; got neither"
+        ),
+    )
 
 
 def _dotted(parts: Iterable[str]) -> str:

@@ -585,3 +585,35 @@ def test_messages_built_by_segment_client_evaluate(segment_client: Client) -> No
     assert evaluations[2].operations[0].body["identifiers"] == {
         "anonymous_id": "anon-1"
     }
+
+
+def test_pipelines_transport_needs_a_person_or_anonymous_id() -> None:
+    """
+    A Report Delivery Event without any id is fine for Track, not for Pipelines.
+    """
+    message = _track(
+        "Report Delivery Event", properties={"deliveryId": "d", "metric": "opened"}
+    )
+
+    errors = evaluate(message, transport="pipelines").errors
+
+    assert evaluate(message).valid
+    assert [(error.path, error.rule) for error in errors] == [
+        ("anonymousId", "required")
+    ]
+    assert "Pipelines API" in errors[0].message
+
+
+def test_transport_need_is_not_reported_twice() -> None:
+    """
+    When the schema already reports the missing id, the transport adds nothing.
+    """
+    message = _track(
+        "Report Content Event", properties={"actionType": "viewed_content"}
+    )
+
+    errors = evaluate(message, transport="pipelines").errors
+
+    assert [(error.path, error.rule) for error in errors] == [
+        ("anonymousId", "required")
+    ]
