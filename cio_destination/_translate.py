@@ -2,10 +2,10 @@
 Canonical messages to Customer.io operations.
 
 The operations are Track API v2 entity bodies, v1 metrics bodies, or
-Pipelines track messages. The translators expect a message that is normalized and valid, except
-:func:`to_pipelines`, which copes with any message. Values taken from the
-message are copied into the bodies as JSON (dates become ISO-8601 text), so an
-operation shares nothing with the message it came from.
+Pipelines track messages. The translators expect a message that is normalized
+and valid, except :func:`to_pipelines`, which copes with any message. Values
+taken from the message are copied into the bodies as JSON (dates become
+ISO-8601 text), so an operation shares nothing with the message it came from.
 """
 
 from __future__ import annotations
