@@ -16,16 +16,18 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from importlib import resources
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import referencing
 import referencing.exceptions
 import referencing.jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
-from referencing._core import Resolver
 
 from cio_destination._catalogue import EVENTS
 from cio_destination._errors import CioDestinationError
+
+if TYPE_CHECKING:
+    from referencing._core import Resolver
 
 #: The file every event schema takes its shared parts from.
 COMMON_SCHEMA = "common.json"
