@@ -289,26 +289,13 @@ class Pipeline:
         """
         timeline = self._timeline
         if timeline.changes_messages:
-            message = _copy(message)
-            for plugin in timeline.before:
-                try:
-                    result = plugin.process(message)
-                except Exception as exc:  # noqa: BLE001 - a plugin must not break the app
-                    self._failed(plugin, exc)
-                    return None
-                if result is None:
-                    return None
-                message = result
-
-            for plugin in timeline.enrichment:
-                try:
-                    result = plugin.process(message)
-                except Exception as exc:  # noqa: BLE001 - a plugin must not break the app
-                    self._failed(plugin, exc)
-                    continue
-                if result is None:
-                    return None
-                message = result
+            before = self._through(timeline.before, _copy(message), failing_drops=True)
+            if before is None:
+                return None
+            enriched = self._through(timeline.enrichment, before, failing_drops=False)
+            if enriched is None:
+                return None
+            message = enriched
 
         for destination in timeline.destination:
             if destination.integration is not None and not integration_enabled(
@@ -320,13 +307,21 @@ class Pipeline:
             except Exception as exc:  # noqa: BLE001 - a plugin must not break the app
                 self._failed(destination.plugin, exc)
 
-        if timeline.after:
-            message = _copy(message)
-        for plugin in timeline.after:
+        if not timeline.after:
+            return message
+
+        return self._through(timeline.after, _copy(message), failing_drops=False)
+
+    def _through(
+        self, plugins: tuple[Plugin, ...], message: Message, *, failing_drops: bool
+    ) -> Message | None:
+        for plugin in plugins:
             try:
                 result = plugin.process(message)
             except Exception as exc:  # noqa: BLE001 - a plugin must not break the app
                 self._failed(plugin, exc)
+                if failing_drops:
+                    return None
                 continue
             if result is None:
                 return None

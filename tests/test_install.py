@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import segment.analytics
-from plugin_probes import Probe, tags
+from pipeline_support import Probe, drain, queue_client, tags
 from segment.analytics import Client
 
 from cio_destination._errors import ConfigurationError, InvalidEventError, PluginError
@@ -18,26 +17,6 @@ from cio_destination._install import install, installed_pipeline, uninstall
 from cio_destination._model import Violation
 
 _PROPERTIES = {"plan": "pro"}
-
-
-def _queue_client() -> Client:
-    """
-    A client whose Segment queue keeps what it is handed: nothing drains it.
-
-    Built with ``send=False`` so that no consumer thread starts, then told to
-    send, so that ``_enqueue`` queues as a sending client does.
-    """
-    client = Client("test-write-key", send=False)
-    client.send = True
-    return client
-
-
-def _queued(client: Client) -> list[dict[str, Any]]:
-    items = []
-    while not client.queue.empty():
-        items.append(client.queue.get_nowait())
-        client.queue.task_done()
-    return items
 
 
 @pytest.fixture
@@ -106,12 +85,12 @@ def test_segment_gets_the_original_message_unchanged() -> None:
     """
     Enrichment changes what destinations see, never what Segment queues.
     """
-    client = _queue_client()
+    client = queue_client()
     destination = Probe("destination")
     install(client, plugins=[Probe("tagger", "enrichment", action="tag"), destination])
 
     result = client.track("42", "Signed Up", _PROPERTIES)
-    queued = _queued(client)
+    queued = drain(client)
     uninstall(client)
 
     assert queued == [result[1]]
@@ -124,12 +103,12 @@ def test_forward_false_keeps_messages_from_segment() -> None:
     """
     With forwarding off the destinations get the message and Segment does not.
     """
-    client = _queue_client()
+    client = queue_client()
     destination = Probe("destination")
     install(client, plugins=[destination], forward=False)
 
     success, message = client.track("42", "Signed Up", _PROPERTIES)
-    queued = _queued(client)
+    queued = drain(client)
     uninstall(client)
 
     assert success is True
@@ -142,7 +121,7 @@ def test_a_strict_refusal_reaches_neither_segment_nor_later_plugins() -> None:
     """
     With on_invalid="raise" the call raises before Segment is handed the message.
     """
-    client = _queue_client()
+    client = queue_client()
     refusal = InvalidEventError(
         "Object Deleted",
         [Violation("properties.objectId", "required", "objectId is required")],
@@ -152,7 +131,7 @@ def test_a_strict_refusal_reaches_neither_segment_nor_later_plugins() -> None:
 
     with pytest.raises(InvalidEventError) as caught:
         client.track("42", "Object Deleted", {})
-    queued = _queued(client)
+    queued = drain(client)
     uninstall(client)
 
     assert caught.value is refusal
@@ -163,12 +142,12 @@ def test_a_strict_pipeline_hands_segment_the_message_its_plugins_saw() -> None:
     """
     Completing a message twice in strict mode gives Segment the same message.
     """
-    client = _queue_client()
+    client = queue_client()
     destination = Probe("destination")
     install(client, plugins=[destination], on_invalid="raise")
 
     _, returned = client.track("42", "Signed Up", _PROPERTIES)
-    queued = _queued(client)
+    queued = drain(client)
     uninstall(client)
 
     assert queued == [returned]

@@ -9,7 +9,7 @@ import threading
 from typing import Any
 
 import pytest
-from plugin_probes import Probe, tags
+from pipeline_support import Probe, tags
 
 from cio_destination._errors import InvalidEventError, PluginError
 from cio_destination._model import Violation

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pipeline_support import drain, queue_client
 from segment.analytics import Client
 
 from cio_destination._errors import (
@@ -83,21 +84,6 @@ def client(emulator: Emulator) -> Iterator[Client]:
     client = Client("test-write-key", send=False)
     yield client
     uninstall(client, timeout=5)
-
-
-def _queue_client() -> Client:
-    # Consumers never start (send=False), then it queues as a sending client.
-    client = Client("test-write-key", send=False)
-    client.send = True
-    return client
-
-
-def _drain(client: Client) -> list[dict[str, Any]]:
-    items = []
-    while not client.queue.empty():
-        items.append(client.queue.get_nowait())
-        client.queue.task_done()
-    return items
 
 
 def _customerio(pipeline: Pipeline) -> CustomerIOPlugin:
@@ -253,14 +239,14 @@ def test_on_invalid_raise_refuses_the_call_with_every_violation(
     """
     on_invalid="raise": the call raises, and neither Segment nor Customer.io gets it.
     """
-    client = _queue_client()
+    client = queue_client()
     pipeline = install(client, on_invalid="raise", **track_options)
 
     with pytest.raises(InvalidEventError) as caught:
         client.track("42", "Device Created or Updated", {"device": {"type": "pc"}})
     assert isinstance(caught.value, ValueError)
     flushed = _customerio(pipeline).flush(5)
-    queued = _drain(client)
+    queued = drain(client)
     uninstall(client, timeout=5)
 
     assert [v.path for v in caught.value.violations] == [
@@ -279,14 +265,14 @@ def test_on_invalid_drop_reports_and_dead_letters_while_segment_gets_it(
     on_invalid="drop": the call returns, on_error hears, the outbox keeps it.
     """
     errors: list[CioDestinationError] = []
-    client = _queue_client()
+    client = queue_client()
     pipeline = install(
         client, on_error=lambda error, _message: errors.append(error), **track_options
     )
 
     success, message = client.track("42", "Object Deleted", {"objectTypeId": "x"})
     _customerio(pipeline).flush(5)
-    queued = _drain(client)
+    queued = drain(client)
     counters = _customerio(pipeline).destination.counters
     uninstall(client, timeout=5)
     with Outbox(outbox) as kept:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from plugin_probes import Probe, tags
+from pipeline_support import Probe, tags
 from segment.analytics import Client
 
 from cio_destination._errors import ConfigurationError, PluginError, PluginLoadError

@@ -1,11 +1,13 @@
 """
-Plugins for the pipeline's tests: each records what it saw and does one thing.
+Helpers for the pipeline's tests: probe plugins and a client to watch Segment.
 """
 
 from __future__ import annotations
 
 import threading
 from typing import Any
+
+from segment.analytics import Client
 
 Message = dict[str, Any]
 
@@ -68,3 +70,26 @@ def tags(message: Message) -> list[str]:
     The names the tagging probes added to ``message``, in order.
     """
     return list(message.get("context", {}).get("tags", []))
+
+
+def queue_client() -> Client:
+    """
+    A client whose Segment queue keeps what it is handed: nothing drains it.
+
+    Built with ``send=False`` so that no consumer thread starts, then told to
+    send, so that ``_enqueue`` queues as a sending client does.
+    """
+    client = Client("test-write-key", send=False)
+    client.send = True
+    return client
+
+
+def drain(client: Client) -> list[Message]:
+    """
+    Take everything out of a :func:`queue_client`'s queue: what Segment got.
+    """
+    items = []
+    while not client.queue.empty():
+        items.append(client.queue.get_nowait())
+        client.queue.task_done()
+    return items
