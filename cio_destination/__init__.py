@@ -4,6 +4,7 @@ Validated, durable delivery of Customer.io semantic events.
 The public names are re-exported here; the modules behind them are private.
 """
 
+from cio_destination._core import evaluate
 from cio_destination._errors import (
     CioDestinationError,
     ConfigurationError,
@@ -16,6 +17,7 @@ from cio_destination._errors import (
     PluginLoadError,
 )
 from cio_destination._model import Evaluation, Operation, OperationKind, Violation
+from cio_destination._schemas import event_schemas, schema_examples
 from cio_destination._settings import Settings
 
 __all__ = [
@@ -33,4 +35,7 @@ __all__ = [
     "PluginLoadError",
     "Settings",
     "Violation",
+    "evaluate",
+    "event_schemas",
+    "schema_examples",
 ]
