@@ -119,6 +119,7 @@ def load_plugin(name: str, **options: Any) -> Plugin:
         raise PluginLoadError(
             name, f"cannot import {entry.value!r}: {type(exc).__name__}: {exc}"
         ) from exc
+
     if not callable(factory):
         raise PluginLoadError(name, f"{entry.value!r} is not callable")
 
@@ -167,12 +168,13 @@ def load_plugins(
     loaded: list[Plugin] = []
     built: list[Plugin] = []
     try:
-        for plugin in select_plugins(plugins, disabled, environ=environ):
-            if isinstance(plugin, str):
-                plugin = load_plugin(plugin, **options.get(plugin, {}))
+        for choice in select_plugins(plugins, disabled, environ=environ):
+            if isinstance(choice, str):
+                plugin = load_plugin(choice, **options.get(choice, {}))
                 built.append(plugin)
             else:
-                check_plugin(plugin)
+                check_plugin(choice)
+                plugin = choice
             loaded.append(plugin)
 
         _check_unique(loaded)
