@@ -71,6 +71,7 @@ def make(
             options.setdefault("api_key", DEFAULT_API_KEY)
         options.setdefault("endpoint", emulator.url)
         options.setdefault("outbox", str(tmp_path / "outbox.sqlite3"))
+        options.setdefault("flush_interval", 0.01)
         destination = CustomerIODestination(
             retry=retry,
             on_error=lambda error, message: errors.append((error, message)),
@@ -405,6 +406,7 @@ def test_flush_times_out_while_retrying(make: Factory) -> None:
     destination.submit(device_created("u1", "tok-1"))
 
     assert not destination.flush(0.05)
+    destination.shutdown(0.05)
 
 
 def test_order_survives_random_faults(make: Factory, emulator: Emulator) -> None:
