@@ -2,8 +2,8 @@
 Fixtures for checking an app's Customer.io instrumentation under pytest.
 
 Registered through the ``pytest11`` entry point; importing it only defines
-fixtures, one report hook and helpers, and imports nothing of the package's
-machinery until a fixture is used.
+fixtures, one report hook and helpers. It starts no thread and creates no
+client until a test asks for a fixture.
 
 Fixtures:
 
