@@ -20,10 +20,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
+import attrs
 from jsonschema import Draft202012Validator, ValidationError
 
 from cio_destination._errors import CioDestinationError
 from cio_destination._model import Violation
+from cio_destination.emulator._compile import Check, compile_check
 
 #: A v2 ``/entity`` body and each v2 ``/batch`` item must stay within this.
 MAX_OPERATION_BYTES = 32 * 1024
@@ -77,13 +79,30 @@ def _inline(node: Any, home: str, documents: Mapping[str, Mapping[str, Any]]) ->
     return {key: _inline(value, home, documents) for key, value in node.items()}
 
 
-def _validator(name: str, pointer: str | None = None) -> Draft202012Validator:
+@attrs.frozen
+class _Checker:
+    """
+    A compiled yes-or-no check, and jsonschema to explain a no.
+    """
+
+    accepts: Check
+    validator: Draft202012Validator
+
+    def violations(self, instance: Any) -> list[Violation]:
+        if self.accepts(instance):
+            return []
+
+        return _violations(self.validator, instance)
+
+
+def _checker(name: str, pointer: str | None = None) -> _Checker:
     documents = _documents()
     schema = documents[name]
     if pointer is not None:
         schema = schema["$defs"][pointer]
     schema = {k: v for k, v in schema.items() if k not in ("$id", "$defs")}
-    return Draft202012Validator(_inline(schema, name, documents))
+    inlined = _inline(schema, name, documents)
+    return _Checker(compile_check(inlined), Draft202012Validator(inlined))
 
 
 @functools.cache
@@ -96,17 +115,17 @@ def actions() -> Mapping[str, tuple[str, ...]]:
 
 
 @functools.cache
-def _operation_validators() -> Mapping[str, Draft202012Validator]:
+def _operation_checkers() -> Mapping[str, _Checker]:
     return {
-        f"{kind}_{action}": _validator("entity", f"{kind}_{action}")
+        f"{kind}_{action}": _checker("entity", f"{kind}_{action}")
         for kind, names in actions().items()
         for action in names
     }
 
 
 @functools.cache
-def _body_validator(name: str) -> Draft202012Validator:
-    return _validator(name)
+def _body_checker(name: str) -> _Checker:
+    return _checker(name)
 
 
 def _show(value: Any) -> str:
@@ -302,7 +321,7 @@ def check_operation(operation: Any) -> list[Violation]:
             )
         ]
 
-    found = _violations(_operation_validators()[f"{kind}_{action}"], operation)
+    found = _operation_checkers()[f"{kind}_{action}"].violations(operation)
     if found:
         return found
 
@@ -313,14 +332,14 @@ def check_batch_envelope(body: Any) -> list[Violation]:
     """
     Problems with a v2 batch body as a whole (not with its items).
     """
-    return _violations(_body_validator("batch"), body)
+    return _body_checker("batch").violations(body)
 
 
 def check_metric(body: Any) -> list[Violation]:
     """
     Every way a v1 ``/metrics`` body breaks the contract.
     """
-    return _violations(_body_validator("metrics"), body)
+    return _body_checker("metrics").violations(body)
 
 
 def check_path_identifier(identifier: str) -> list[Violation]:
@@ -335,7 +354,7 @@ def check_v1_identify(body: Any) -> list[Violation]:
     """
     Every way a v1 identify body breaks the contract.
     """
-    found = _violations(_body_validator("customer"), body)
+    found = _body_checker("customer").violations(body)
     if found or not isinstance(body, dict):
         return found
 
@@ -352,14 +371,14 @@ def check_v1_device(body: Any) -> list[Violation]:
     """
     Every way a v1 add-device body breaks the contract.
     """
-    return _violations(_body_validator("device"), body)
+    return _body_checker("device").violations(body)
 
 
 def check_v1_event(body: Any) -> list[Violation]:
     """
     Every way a v1 person-event body breaks the contract.
     """
-    found = _violations(_body_validator("event"), body)
+    found = _body_checker("event").violations(body)
     if found:
         return found
 

@@ -67,3 +67,89 @@ def workspace(state: dict[str, Any]) -> dict[str, Any]:
     The state without its request counters.
     """
     return {key: value for key, value in state.items() if key != "requests"}
+
+
+#: One well-formed v2 operation for each type and action of the contract.
+VALID_OPERATIONS = {
+    "person-identify": person(
+        "identify",
+        timestamp=1700000000,
+        attributes={"plan": "pro", "cio_subscription_preferences": {"topics": {}}},
+        cio_relationships=[
+            {
+                "identifiers": {"object_type_id": "1", "object_id": "acme"},
+                "relationship_attributes": {"role": "admin"},
+            }
+        ],
+    ),
+    "person-identify-by-email": person("identify", {"email": "jane@example.com"}),
+    "person-identify-by-phone": person("identify", {"phone": "+14155552671"}),
+    "person-delete": person("delete"),
+    "person-event": person("event", name="purchase", id="01H", timestamp=1),
+    "person-anonymous-event": person("event", {"anonymous_id": "a-1"}, name="viewed"),
+    "person-page": person("page", name="/pricing", attributes={"path": "/pricing"}),
+    "person-screen": person("screen", name="home"),
+    "person-viewed-content": person(
+        "viewed_content",
+        {"anonymous_id": "a-1"},
+        name="viewed_content",
+        attributes={"contentId": 3},
+    ),
+    "person-clicked-content": person("clicked_content", {"anonymous_id": "a-1"}),
+    "person-add-relationships": person(
+        "add_relationships",
+        cio_relationships=[{"identifiers": {"cio_object_id": "ob1"}}],
+    ),
+    "person-delete-relationships": person(
+        "delete_relationships",
+        cio_relationships=[{"identifiers": {"object_type_id": "2", "object_id": "x"}}],
+    ),
+    "person-add-device": person(
+        "add_device",
+        device={
+            "token": "t-1",
+            "platform": "android",
+            "last_used": 1700000000,
+            "attributes": {"push_enabled": "true", "app_version": "1.2"},
+        },
+    ),
+    "person-delete-device": person("delete_device", device={"token": "t-1"}),
+    "person-merge": {
+        "type": "person",
+        "action": "merge",
+        "primary": {"id": "42"},
+        "secondary": {"email": "old@example.com"},
+    },
+    "person-suppress": person("suppress"),
+    "person-unsuppress": person("unsuppress", {"email": "jane@example.com"}),
+    "object-identify": obj(
+        "identify",
+        attributes={"name": "Acme"},
+        cio_relationships=[{"identifiers": {"email": "jane@example.com"}}],
+    ),
+    "object-identify-by-cio-object-id": {
+        "type": "object",
+        "identifiers": {"cio_object_id": "ob1"},
+        "action": "identify",
+        "attributes": {"name": "Acme"},
+    },
+    "object-identify-anonymous": obj(
+        "identify_anonymous",
+        anonymous_id="a-1",
+        cio_relationships=[{"identifiers": {"anonymous_id": "a-2"}}],
+    ),
+    "object-delete": obj("delete"),
+    "object-add-relationships": obj(
+        "add_relationships", cio_relationships=[{"identifiers": {"id": "42"}}]
+    ),
+    "object-delete-relationships": obj(
+        "delete_relationships", cio_relationships=[{"identifiers": {"cio_id": "c1"}}]
+    ),
+    "delivery-event": {
+        "type": "delivery",
+        "action": "event",
+        "identifiers": {"id": "d-1"},
+        "name": "opened",
+        "attributes": {"device_token": "t-1"},
+    },
+}

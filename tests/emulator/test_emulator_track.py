@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import requests
-from emulator_support import Client, obj, person
+from emulator_support import VALID_OPERATIONS, Client, obj, person
 
 from cio_destination.emulator import DEFAULT_API_KEY, DEFAULT_SITE_ID, Emulator
 
@@ -105,92 +105,10 @@ def test_unknown_path_and_wrong_method(track: Client, emulator: Emulator) -> Non
 
 # -- the contract -------------------------------------------------------------
 
-VALID = {
-    "person-identify": person(
-        "identify",
-        timestamp=1700000000,
-        attributes={"plan": "pro", "cio_subscription_preferences": {"topics": {}}},
-        cio_relationships=[
-            {
-                "identifiers": {"object_type_id": "1", "object_id": "acme"},
-                "relationship_attributes": {"role": "admin"},
-            }
-        ],
-    ),
-    "person-identify-by-email": person("identify", {"email": "jane@example.com"}),
-    "person-identify-by-phone": person("identify", {"phone": "+14155552671"}),
-    "person-delete": person("delete"),
-    "person-event": person("event", name="purchase", id="01H", timestamp=1),
-    "person-anonymous-event": person("event", {"anonymous_id": "a-1"}, name="viewed"),
-    "person-page": person("page", name="/pricing", attributes={"path": "/pricing"}),
-    "person-screen": person("screen", name="home"),
-    "person-viewed-content": person(
-        "viewed_content",
-        {"anonymous_id": "a-1"},
-        name="viewed_content",
-        attributes={"contentId": 3},
-    ),
-    "person-clicked-content": person("clicked_content", {"anonymous_id": "a-1"}),
-    "person-add-relationships": person(
-        "add_relationships",
-        cio_relationships=[{"identifiers": {"cio_object_id": "ob1"}}],
-    ),
-    "person-delete-relationships": person(
-        "delete_relationships",
-        cio_relationships=[{"identifiers": {"object_type_id": "2", "object_id": "x"}}],
-    ),
-    "person-add-device": person(
-        "add_device",
-        device={
-            "token": "t-1",
-            "platform": "android",
-            "last_used": 1700000000,
-            "attributes": {"push_enabled": "true", "app_version": "1.2"},
-        },
-    ),
-    "person-delete-device": person("delete_device", device={"token": "t-1"}),
-    "person-merge": {
-        "type": "person",
-        "action": "merge",
-        "primary": {"id": "42"},
-        "secondary": {"email": "old@example.com"},
-    },
-    "person-suppress": person("suppress"),
-    "person-unsuppress": person("unsuppress", {"email": "jane@example.com"}),
-    "object-identify": obj(
-        "identify",
-        attributes={"name": "Acme"},
-        cio_relationships=[{"identifiers": {"email": "jane@example.com"}}],
-    ),
-    "object-identify-by-cio-object-id": {
-        "type": "object",
-        "identifiers": {"cio_object_id": "ob1"},
-        "action": "identify",
-        "attributes": {"name": "Acme"},
-    },
-    "object-identify-anonymous": obj(
-        "identify_anonymous",
-        anonymous_id="a-1",
-        cio_relationships=[{"identifiers": {"anonymous_id": "a-2"}}],
-    ),
-    "object-delete": obj("delete"),
-    "object-add-relationships": obj(
-        "add_relationships", cio_relationships=[{"identifiers": {"id": "42"}}]
-    ),
-    "object-delete-relationships": obj(
-        "delete_relationships", cio_relationships=[{"identifiers": {"cio_id": "c1"}}]
-    ),
-    "delivery-event": {
-        "type": "delivery",
-        "action": "event",
-        "identifiers": {"id": "d-1"},
-        "name": "opened",
-        "attributes": {"device_token": "t-1"},
-    },
-}
 
-
-@pytest.mark.parametrize("operation", VALID.values(), ids=VALID.keys())
+@pytest.mark.parametrize(
+    "operation", VALID_OPERATIONS.values(), ids=VALID_OPERATIONS.keys()
+)
 def test_every_action_of_the_matrix_is_accepted(
     track: Client, operation: dict[str, Any]
 ) -> None:
