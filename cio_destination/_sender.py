@@ -311,6 +311,9 @@ class Sender:
                 if self._urgent() and self._nothing_left():
                     break
 
+                if self._stopping and self._retries_outlast_stop():
+                    break
+
                 deadline = min(self._queue_due(), self._delivery_due_at(now))
                 if self._stopping:
                     deadline = min(deadline, self._stop_deadline)
@@ -330,6 +333,12 @@ class Sender:
 
     def _urgent(self) -> bool:
         return self._stopping or self._flush_done < self._flush_asked
+
+    def _retries_outlast_stop(self) -> bool:
+        if self._stalled_at_ticket is not None:
+            return True
+
+        return self._retry_at is not None and self._retry_at > self._stop_deadline
 
     def _nothing_left(self) -> bool:
         return not self._queue and self._unwritten is None and self._backlog.count == 0
@@ -614,13 +623,9 @@ class Sender:
             if not self._stopping:
                 return True
 
-            if idle or now >= self._stop_deadline:
-                return False
-
-            if self._stalled_at_ticket is not None:
-                return False
-
-            return self._retry_at is None or self._retry_at <= self._stop_deadline
+            return not (
+                idle or now >= self._stop_deadline or self._retries_outlast_stop()
+            )
 
     def _finish(self) -> None:
         with self._lock:
