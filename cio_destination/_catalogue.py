@@ -136,12 +136,33 @@ _ROUTED_RECOGNITIONS = {
 }
 
 
+def _bigrams(text: str) -> frozenset[str]:
+    return frozenset(text[i : i + 2] for i in range(len(text) - 1))
+
+
+_FOLDED_BIGRAMS = {folded: _bigrams(folded) for folded in _FOLDED}
+# A spelling close enough for _SIMILARITY shares most of its letter pairs;
+# this cheap overlap keeps difflib away from the app's ordinary event names.
+_BIGRAM_OVERLAP = 0.5
+
+
+def _spelling_candidates(folded: str) -> list[str]:
+    pairs = _bigrams(folded)
+    return [
+        known
+        for known, known_pairs in _FOLDED_BIGRAMS.items()
+        if 2 * len(pairs & known_pairs)
+        >= _BIGRAM_OVERLAP * (len(pairs) + len(known_pairs))
+    ]
+
+
 @functools.lru_cache(maxsize=2048)
 def _near_miss(name: str) -> Recognition:
     folded = _fold(name)
     suggestion = _FOLDED.get(folded)
     if suggestion is None:
-        close = difflib.get_close_matches(folded, _FOLDED, n=1, cutoff=_SIMILARITY)
+        candidates = _spelling_candidates(folded)
+        close = difflib.get_close_matches(folded, candidates, n=1, cutoff=_SIMILARITY)
         suggestion = _FOLDED[close[0]] if close else None
 
     return Recognition(name, suggestion=suggestion)

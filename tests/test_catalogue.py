@@ -4,8 +4,13 @@ Tests for cio_destination._catalogue.
 
 from __future__ import annotations
 
-import pytest
+import difflib
 
+import hypothesis
+import pytest
+from hypothesis import strategies as st
+
+from cio_destination import _catalogue
 from cio_destination._catalogue import ALIASES, EVENTS, Recognition, recognize, spec
 
 
@@ -131,3 +136,43 @@ def test_spec_names_schema_and_target() -> None:
     assert entry.target == "object delete"
     with pytest.raises(KeyError):
         spec("Delete Object")
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(
+    known=st.sampled_from(sorted(_catalogue._FOLDED)),
+    edits=st.lists(
+        st.tuples(
+            st.sampled_from(["replace", "delete", "insert"]),
+            st.integers(min_value=0, max_value=40),
+            st.sampled_from("abcdefghijklmnopqrstuvwxyz "),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+)
+def test_spelling_prefilter_keeps_every_close_match(
+    known: str, edits: list[tuple[str, int, str]]
+) -> None:
+    """
+    The letter-pair prefilter never hides a name difflib would suggest.
+    """
+    letters = list(known)
+    for operation, position, letter in edits:
+        where = position % len(letters) if letters else 0
+        if operation == "replace" and letters:
+            letters[where] = letter
+        elif operation == "delete" and letters:
+            del letters[where]
+        else:
+            letters.insert(where, letter)
+    typo = "".join(letters)
+
+    everything = difflib.get_close_matches(
+        typo, list(_catalogue._FOLDED), n=1, cutoff=_catalogue._SIMILARITY
+    )
+    prefiltered = difflib.get_close_matches(
+        typo, _catalogue._spelling_candidates(typo), n=1, cutoff=_catalogue._SIMILARITY
+    )
+
+    assert prefiltered == everything
