@@ -48,9 +48,22 @@ _TYPES: Mapping[str, Check] = {
 
 
 def _type(expected: str | Sequence[str]) -> Check:
-    names = [expected] if isinstance(expected, str) else list(expected)
-    checks = [_TYPES[name] for name in names]
+    if isinstance(expected, str):
+        return _TYPES[expected]
+
+    checks = [_TYPES[name] for name in expected]
     return lambda value: any(check(value) for check in checks)
+
+
+def _every(checks: Sequence[Check]) -> Check:
+    def check(value: Any) -> bool:
+        # A plain loop: all() would build a generator on every call.
+        for each in checks:  # noqa: SIM110
+            if not each(value):
+                return False
+        return True
+
+    return check
 
 
 def _strings(values: Sequence[Any]) -> frozenset[str]:
@@ -91,7 +104,10 @@ def _additional(schema: Mapping[str, Any]) -> Check:
         if not isinstance(value, dict):
             return True
 
-        return all(others(item) for name, item in value.items() if name not in known)
+        for name, item in value.items():
+            if name not in known and not others(item):
+                return False
+        return True
 
     return check
 
@@ -182,6 +198,4 @@ def compile_check(schema: Any) -> Check:
     if "additionalProperties" in schema:
         checks.append(_additional(schema))
 
-    if len(checks) == 1:
-        return checks[0]
-    return lambda value: all(check(value) for check in checks)
+    return checks[0] if len(checks) == 1 else _every(checks)

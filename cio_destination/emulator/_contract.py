@@ -210,6 +210,10 @@ def encoded_size(value: Any) -> int:
     """
     if isinstance(value, str):
         return len(value.encode())
+    if isinstance(value, int) and not isinstance(value, bool):
+        return len(str(value))
+    if value is None or isinstance(value, (bool, float)):
+        return len(json.dumps(value))
 
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return len(text.encode())
