@@ -14,7 +14,7 @@ import sys
 import threading
 from types import FrameType
 
-from cio_destination._errors import CioDestinationError
+from cio_destination._errors import CioDestinationError, ConfigurationError
 from cio_destination.emulator import (
     DEFAULT_API_KEY,
     DEFAULT_SITE_ID,
@@ -92,9 +92,8 @@ def run(args: argparse.Namespace) -> int:
             drop_rate=args.drop_rate,
             seed=args.seed,
         )
-    except CioDestinationError as exc:
-        print(f"cio-destination emulate: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except ConfigurationError as exc:
+        return _failed(exc, EXIT_USAGE)
 
     emulator = Emulator(
         host=args.host,
@@ -114,8 +113,7 @@ def run(args: argparse.Namespace) -> int:
         emulator.start()
     except CioDestinationError as exc:
         _restore(previous)
-        print(f"cio-destination emulate: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return _failed(exc, EXIT_FAILED)
 
     try:
         print(emulator.url, flush=True)
@@ -124,6 +122,11 @@ def run(args: argparse.Namespace) -> int:
         emulator.stop()
         _restore(previous)
     return EXIT_OK
+
+
+def _failed(error: CioDestinationError, status: int) -> int:
+    print(f"cio-destination emulate: {error}", file=sys.stderr)
+    return status
 
 
 def _restore(handlers: dict[signal.Signals, signal._HANDLER]) -> None:

@@ -158,6 +158,7 @@ def compile_check(schema: Any) -> Check:
     """
     if schema is True:
         return lambda value: True
+
     if schema is False:
         return lambda value: False
 
@@ -165,8 +166,10 @@ def compile_check(schema: Any) -> Check:
     for keyword, argument in schema.items():
         if keyword in _ANNOTATIONS or keyword.startswith("x-"):
             continue
+
         if keyword in ("then", "else", "additionalProperties"):
             continue
+
         if keyword == "type":
             checks.insert(0, _type(argument))
         elif keyword == "enum":

@@ -67,6 +67,7 @@ def _inline(node: Any, home: str, documents: Mapping[str, Mapping[str, Any]]) ->
     # and a validator without references runs several times faster.
     if isinstance(node, list):
         return [_inline(item, home, documents) for item in node]
+
     if not isinstance(node, dict):
         return node
 
@@ -210,8 +211,10 @@ def encoded_size(value: Any) -> int:
     """
     if isinstance(value, str):
         return len(value.encode())
+
     if isinstance(value, int) and not isinstance(value, bool):
         return len(str(value))
+
     if value is None or isinstance(value, (bool, float)):
         return len(json.dumps(value))
 

@@ -103,6 +103,7 @@ class Faults:
         except (TypeError, ValueError) as exc:
             if isinstance(exc, ConfigurationError):
                 raise
+
             raise ConfigurationError(f"bad fault settings: {exc}") from exc
 
     def to_json(self) -> dict[str, Any]:

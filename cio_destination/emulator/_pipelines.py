@@ -52,6 +52,7 @@ def _text(message: Mapping[str, Any], name: str) -> str | None:
 
     if not isinstance(value, str):
         raise _Unusable(f"{name} must be a string; got {value!r}")
+
     return value
 
 
@@ -67,12 +68,14 @@ def _object(message: Mapping[str, Any], name: str) -> dict[str, Any]:
     value = message.get(name)
     if value is None:
         return {}
+
     if not isinstance(value, dict):
         raise _Unusable(f"{name} must be an object; got {value!r}")
+
     return value
 
 
-def _timestamp(message: Mapping[str, Any]) -> int | None:
+def _unix_time(message: Mapping[str, Any]) -> int | None:
     value = message.get("timestamp")
     if value is None:
         return None
@@ -98,6 +101,7 @@ def user_ref(user_id: str) -> PersonRef:
     """
     if user_id.startswith("cio_"):
         return "cio_id", user_id.removeprefix("cio_")
+
     if _EMAIL.match(user_id):
         return "email", user_id
 
@@ -116,14 +120,17 @@ def _actor(message: Mapping[str, Any]) -> PersonRef:
     anonymous_id = _text(message, "anonymousId")
     if anonymous_id is None:
         raise _Unusable("userId or anonymousId is required")
+
     return "anonymous_id", anonymous_id
 
 
 def _object_type(value: Any, field: str) -> str:
     if value is None:
         return "1"
+
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return str(value)
+
     if isinstance(value, str) and _DIGITS.match(value):
         return value
 
@@ -141,7 +148,31 @@ def _device(message: Mapping[str, Any]) -> dict[str, Any]:
     platform = device.get("type")
     if platform is not None and platform not in _PLATFORMS:
         raise _Unusable(f"context.device.type must be ios or android; got {platform!r}")
+
     return device
+
+
+def _event(
+    ref: PersonRef,
+    kind: str,
+    name: str,
+    message: Mapping[str, Any],
+    attributes: Mapping[str, Any],
+) -> Change:
+    timestamp = _unix_time(message)
+    event_id = _text(message, "messageId")
+
+    def change(workspace: Workspace) -> None:
+        workspace.record_event(
+            ref,
+            kind,
+            name,
+            event_id=event_id,
+            timestamp=timestamp,
+            attributes=attributes,
+        )
+
+    return change
 
 
 # -- reading each kind of call ---------------------------------------------------
@@ -170,21 +201,7 @@ def _page_or_screen(kind: str) -> Callable[[Mapping[str, Any]], list[Change]]:
     def read(message: Mapping[str, Any]) -> list[Change]:
         ref = _actor(message)
         name = _text(message, "name") or ""
-        properties = _object(message, "properties")
-        timestamp = _timestamp(message)
-        event_id = _text(message, "messageId")
-
-        def change(workspace: Workspace) -> None:
-            workspace.record_event(
-                ref,
-                kind,
-                name,
-                event_id=event_id,
-                timestamp=timestamp,
-                attributes=properties,
-            )
-
-        return [change]
+        return [_event(ref, kind, name, message, _object(message, "properties"))]
 
     return read
 
@@ -202,6 +219,7 @@ def _group(message: Mapping[str, Any]) -> list[Change]:
         raise _Unusable(
             f"traits.relationshipAttributes must be an object; got {relationship!r}"
         )
+
     obj = (type_id, group_id)
 
     def change(workspace: Workspace) -> None:
@@ -221,25 +239,12 @@ def _alias(message: Mapping[str, Any]) -> list[Change]:
 def _track(message: Mapping[str, Any]) -> list[Change]:
     event = _required(message, "event")
     properties = _object(message, "properties")
-    timestamp = _timestamp(message)
+    timestamp = _unix_time(message)
     semantic = _SEMANTIC.get(event)
     if semantic is not None:
         return semantic(message, properties, timestamp)
 
-    ref = _actor(message)
-    event_id = _text(message, "messageId")
-
-    def change(workspace: Workspace) -> None:
-        workspace.record_event(
-            ref,
-            "event",
-            event,
-            event_id=event_id,
-            timestamp=timestamp,
-            attributes=properties,
-        )
-
-    return [change]
+    return [_event(_actor(message), "event", event, message, properties)]
 
 
 # -- semantic events ---------------------------------------------------------------
@@ -331,6 +336,7 @@ def _report_delivery(
             f"properties.metric must be one of {', '.join(_DELIVERY_METRICS)}; "
             f"got {metric!r}"
         )
+
     recipient = _text(properties, "recipient")
     reason = _text(properties, "reason")
     href = _text(properties, "href")
@@ -352,7 +358,7 @@ def _report_delivery(
 
 
 def _report_content(
-    message: Mapping[str, Any], properties: dict[str, Any], timestamp: int | None
+    message: Mapping[str, Any], properties: dict[str, Any], _timestamp: int | None
 ) -> list[Change]:
     ref = _actor(message)
     action = properties.get("actionType", properties.get("activityType"))
@@ -361,22 +367,11 @@ def _report_content(
             f"properties.actionType must be one of {', '.join(_CONTENT_ACTIONS)}; "
             f"got {action!r}"
         )
+
     attributes = {
         k: v for k, v in properties.items() if k not in ("actionType", "activityType")
     }
-    event_id = _text(message, "messageId")
-
-    def change(workspace: Workspace) -> None:
-        workspace.record_event(
-            ref,
-            action,
-            action,
-            event_id=event_id,
-            timestamp=timestamp,
-            attributes=attributes,
-        )
-
-    return [change]
+    return [_event(ref, action, action, message, attributes)]
 
 
 _SEMANTIC: Mapping[str, Semantic] = {
@@ -426,6 +421,7 @@ def _messages(call: str, body: Any, size: int) -> list[tuple[str, Any, Any]]:
                 f"the request is {size} bytes; it must be smaller than "
                 f"{_contract.MAX_OPERATION_BYTES}"
             )
+
         return [("", call, body)]
 
     if size >= _contract.MAX_BATCH_BYTES:
@@ -433,6 +429,7 @@ def _messages(call: str, body: Any, size: int) -> list[tuple[str, Any, Any]]:
             f"the request is {size} bytes; it must be smaller than "
             f"{_contract.MAX_BATCH_BYTES}"
         )
+
     items = body.get("batch") if isinstance(body, dict) else None
     if not isinstance(items, list):
         raise _Unusable("batch must be an array of messages")
@@ -473,6 +470,7 @@ def handle(
     try:
         if body is None:
             raise _Unusable("the body is not JSON")
+
         messages = _messages(call, body, len(raw))
     except _Unusable as exc:
         problems.append(str(exc))
@@ -483,6 +481,7 @@ def handle(
                 f"{where}type must be one of {', '.join(CALLS)}; got {kind!r}"
             )
             continue
+
         if (
             call == "batch"
             and _contract.encoded_size(message) > _contract.MAX_OPERATION_BYTES

@@ -220,8 +220,10 @@ class _Application:
 
         if fate is Fate.SERVE:
             return None
+
         if fate is Fate.DROP:
             return Reply(0)
+
         if fate is Fate.THROTTLE:
             return Reply(
                 429,
@@ -322,6 +324,7 @@ class _Application:
                 if credentials is not None:
                     user, password = credentials
                     return _same(user, self._write_key) and not password
+
                 key = body.get("writeKey") if isinstance(body, dict) else None
                 return isinstance(key, str) and _same(key, self._write_key)
 
@@ -355,6 +358,7 @@ class _Application:
             data = json.loads(request.body or b"{}")
             if not isinstance(data, dict):
                 raise ConfigurationError(f"faults must be a JSON object; got {data!r}")
+
             faults = Faults.from_json(data)
         except ValueError as exc:
             return meta_errors(400, [str(exc)])
@@ -429,6 +433,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _BodyError(
                     413, f"the body must be at most {_MAX_READ_BYTES} bytes"
                 )
+
             raw = self.rfile.read(length)
 
         if self.headers.get("Content-Encoding", "").lower() != "gzip":
@@ -441,6 +446,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise _BodyError(400, "the gzip body cannot be read") from exc
         if len(data) > _MAX_READ_BYTES:
             raise _BodyError(413, f"the body must be at most {_MAX_READ_BYTES} bytes")
+
         return data
 
     def _read_chunked(self) -> bytes:
@@ -457,10 +463,12 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _BodyError(
                     413, f"the body must be at most {_MAX_READ_BYTES} bytes"
                 )
+
             if size == 0:
                 while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                     pass
                 return b"".join(parts)
+
             parts.append(self.rfile.read(size))
             self.rfile.readline(1024)
 

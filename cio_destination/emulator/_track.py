@@ -62,6 +62,7 @@ def path_ref(identifier: str) -> PersonRef:
     """
     if identifier.startswith("cio_"):
         return "cio_id", identifier.removeprefix("cio_")
+
     if "@" in identifier:
         return "email", identifier
 
@@ -181,22 +182,28 @@ def _whole(field: str, rule: str, message: str) -> Reply:
     return track_errors(400, [Violation(field, rule, message)])
 
 
+def _read(raw: bytes, limit: int) -> tuple[Any, Reply | None]:
+    # A whole request at or over its byte limit, or not JSON, is refused.
+    if len(raw) >= limit:
+        return None, _whole(
+            "",
+            "limit",
+            f"the request is {len(raw)} bytes; it must be smaller than {limit}",
+        )
+
+    try:
+        return _parse(raw), None
+    except _BadJSON as exc:
+        return None, _whole("", "json", str(exc))
+
+
 def entity(workspace: Workspace, raw: bytes) -> Reply:
     """
     ``POST /api/v2/entity``: one operation, smaller than 32 KiB.
     """
-    if len(raw) >= _contract.MAX_OPERATION_BYTES:
-        return _whole(
-            "",
-            "limit",
-            f"the request is {len(raw)} bytes; it must be smaller than "
-            f"{_contract.MAX_OPERATION_BYTES}",
-        )
-
-    try:
-        operation = _parse(raw)
-    except _BadJSON as exc:
-        return _whole("", "json", str(exc))
+    operation, refusal = _read(raw, _contract.MAX_OPERATION_BYTES)
+    if refusal is not None:
+        return refusal
 
     problems = _contract.check_operation(operation)
     if problems:
@@ -211,18 +218,9 @@ def batch(workspace: Workspace, raw: bytes) -> Reply:
     """
     ``POST /api/v2/batch``: valid items are applied, the others named in a 207.
     """
-    if len(raw) >= _contract.MAX_BATCH_BYTES:
-        return _whole(
-            "",
-            "limit",
-            f"the request is {len(raw)} bytes; it must be smaller than "
-            f"{_contract.MAX_BATCH_BYTES}",
-        )
-
-    try:
-        body = _parse(raw)
-    except _BadJSON as exc:
-        return _whole("", "json", str(exc))
+    body, refusal = _read(raw, _contract.MAX_BATCH_BYTES)
+    if refusal is not None:
+        return refusal
 
     problems = _contract.check_batch_envelope(body)
     if problems:
@@ -316,8 +314,10 @@ def customer(
     ref = path_ref(identifier)
     if action == "" and method == "PUT":
         return _v1_identify(workspace, ref, raw)
+
     if action == "devices":
         return _v1_device(workspace, ref, raw)
+
     if action == "events":
         return _v1_event(workspace, ref, raw)
 
