@@ -40,6 +40,7 @@ from cio_destination._batching import (
 )
 from cio_destination._errors import (
     CioDestinationError,
+    DeliveryError,
     DeliveryGaveUpError,
     DeliveryRejectedError,
     OutboxError,
@@ -51,8 +52,9 @@ from cio_destination._transport import Reply, Transport
 
 logger = logging.getLogger(__name__)
 
-#: At most this many queued messages are evaluated between two sends.
-_INGEST_CHUNK = 1000
+#: Queued messages are evaluated and written in chunks of this many at most,
+#: so that a request's answer is read soon after it comes.
+_INGEST_CHUNK = 200
 #: Seconds before writing to an outbox that failed is tried again.
 _OUTBOX_RETRY = 1.0
 
@@ -70,9 +72,9 @@ class Counters:
     ``retried``: requests repeated after a retryable failure.
     ``dead_lettered``: messages and operations kept as dead letters.
     ``invalid``: invalid semantic events seen. ``dropped``: messages refused
-    because the queue was full or the destination was shut down, or lost at
-    shutdown before reaching the outbox. ``gave_up``: times the retry budget
-    ran out.
+    because the queue was full or the destination was shut down, messages
+    lost at shutdown before reaching the outbox, and operations an in-memory
+    outbox had no room for. ``gave_up``: times the retry budget ran out.
     """
 
     accepted: int = 0
@@ -120,6 +122,16 @@ class Prepared:
 
     operations: Sequence[Operation] = ()
     dead_letters: Sequence[DeadLetter] = ()
+
+
+@attrs.define
+class _Flight:
+    """
+    A batch on its way, and the answer once it comes.
+    """
+
+    batch: Sequence[Entry]
+    reply: Reply | None = None
 
 
 @attrs.define
@@ -180,6 +192,7 @@ class Sender:
         # The sender thread's own state.
         self._backlog = Backlog(max_count=batch_size, interval=flush_interval)
         self._unwritten: _Unwritten | None = None
+        self._flight: _Flight | None = None
         self._unwritten_retry_at = 0.0
         self._claimed = False
         self._attempt = 0
@@ -293,10 +306,14 @@ class Sender:
         try:
             if items or self._unwritten is not None:
                 self._ingest(items, since, now)
-            claimed = self._claimed or self._try_claim()
-            if claimed and self._delivery_due(now):
-                self._deliver_one()
-            has_pending = self._outbox.has_pending()
+            landed = self._landed()
+            if landed is not None:
+                self._land(*landed)
+            if self._flight is None:
+                claimed = self._claimed or self._try_claim()
+                if claimed and self._delivery_due(now):
+                    self._launch()
+            has_pending = self._flight is not None or self._outbox.has_pending()
         except OutboxError as exc:
             logger.error("the outbox cannot be used: %s", exc)
             self._report(exc, None)
@@ -308,15 +325,7 @@ class Sender:
         with self._lock:
             while True:
                 now = time.monotonic()
-                if self._urgent() and self._nothing_left():
-                    break
-
-                if self._stopping and self._retries_outlast_stop():
-                    break
-
-                deadline = min(self._queue_due(), self._delivery_due_at(now))
-                if self._stopping:
-                    deadline = min(deadline, self._stop_deadline)
+                deadline = self._next_step_at(now)
                 if deadline <= now:
                     break
 
@@ -331,6 +340,22 @@ class Sender:
             ]
             return taken, self._queued_since
 
+    def _next_step_at(self, now: float) -> float:
+        if self._flight is not None:
+            # While a request is out, keep evaluating what is queued.
+            return -math.inf if self._flight.reply is not None else self._queue_due()
+
+        if self._urgent() and self._nothing_left():
+            return -math.inf
+
+        if self._stopping and self._retries_outlast_stop():
+            return -math.inf
+
+        deadline = min(self._queue_due(), self._delivery_due_at(now))
+        if self._stopping:
+            deadline = min(deadline, self._stop_deadline)
+        return deadline
+
     def _urgent(self) -> bool:
         return self._stopping or self._flush_done < self._flush_asked
 
@@ -341,7 +366,12 @@ class Sender:
         return self._retry_at is not None and self._retry_at > self._stop_deadline
 
     def _nothing_left(self) -> bool:
-        return not self._queue and self._unwritten is None and self._backlog.count == 0
+        return (
+            not self._queue
+            and self._unwritten is None
+            and self._flight is None
+            and self._backlog.count == 0
+        )
 
     def _queue_due(self) -> float:
         if self._unwritten is not None:
@@ -388,6 +418,7 @@ class Sender:
     def _ingest(self, items: list[Any], since: float, now: float) -> None:
         if self._unwritten is None:
             self._unwritten = self._encode(items, since)
+            self._bound_memory(self._unwritten)
         elif now < self._unwritten_retry_at:
             return
 
@@ -404,6 +435,25 @@ class Sender:
         self._tally.add("processed", batch.messages)
         self._tally.add("operations", len(batch.rows))
         self._tally.add("dead_lettered", len(batch.letters))
+
+    def _bound_memory(self, batch: _Unwritten) -> None:
+        room = self._max_queue - self._backlog.count
+        if self._outbox.durable or len(batch.rows) <= room:
+            return
+
+        dropped = len(batch.rows) - max(room, 0)
+        del batch.rows[max(room, 0) :]
+        self._tally.add("dropped", dropped)
+        logger.warning(
+            "the in-memory outbox is full (%d operations wait); %d dropped",
+            self._backlog.count,
+            dropped,
+        )
+        error = DeliveryError(
+            f"the in-memory outbox is full ({self._backlog.count} operations wait, "
+            f"max_queue={self._max_queue}); {dropped} operations were dropped"
+        )
+        self._report(error, None)
 
     def _encode(self, items: list[Any], since: float) -> _Unwritten:
         rows: list[tuple[OperationKind, str, bytes]] = []
@@ -469,20 +519,48 @@ class Sender:
         self._narrow = None
         return self._batch_size
 
-    def _deliver_one(self) -> None:
+    def _launch(self) -> None:
         entries = self._outbox.head(self._batch_size)
         if not entries:
             self._backlog.clear()
             return
 
         if len(entries[0].body) > MAX_OPERATION_BYTES:
-            self._settle_rejected(
-                entries[:1], oversize_reason(len(entries[0].body)), None
-            )
+            reason = oversize_reason(len(entries[0].body))
+            self._settle_rejected(entries[:1], reason, None)
             return
 
-        batch = take_batch(entries, max_count=self._batch_limit(entries[0]))
-        reply = self._transport.post(batch[0].kind, [entry.body for entry in batch])
+        flight = _Flight(take_batch(entries, max_count=self._batch_limit(entries[0])))
+        self._flight = flight
+        courier = threading.Thread(
+            target=self._fly,
+            args=(flight,),
+            name="cio-destination-request",
+            daemon=True,
+        )
+        courier.start()
+
+    def _fly(self, flight: _Flight) -> None:
+        kind = flight.batch[0].kind
+        try:
+            reply = self._transport.post(kind, [entry.body for entry in flight.batch])
+        except Exception as exc:  # the batch must come back whatever happens
+            logger.exception("the request to Customer.io failed unexpectedly")
+            reply = Reply(None, f"request failed: {type(exc).__name__}")
+        with self._lock:
+            flight.reply = reply
+            self._wake.notify()
+
+    def _landed(self) -> tuple[Sequence[Entry], Reply] | None:
+        with self._lock:
+            flight = self._flight
+            if flight is None or flight.reply is None:
+                return None
+
+            self._flight = None
+            return flight.batch, flight.reply
+
+    def _land(self, batch: Sequence[Entry], reply: Reply) -> None:
         if reply.ok:
             self._settle_delivered(batch, reply)
         else:
@@ -620,7 +698,7 @@ class Sender:
             if idle and self._flush_done < self._flush_asked:
                 self._flush_done = self._flush_asked
                 self._settled.notify_all()
-            if not self._stopping:
+            if not self._stopping or self._flight is not None:
                 return True
 
             return not (

@@ -364,6 +364,21 @@ def test_a_full_queue_drops_and_reports(
     assert destination.counters.sent == 2
 
 
+def test_an_in_memory_outbox_is_bounded(make: Factory, errors: Errors) -> None:
+    """Without durability, at most max_queue operations wait; the rest are reported."""
+    destination = make(endpoint=closed_port_url(), outbox=":memory:", max_queue=3)
+    for number in range(3):
+        destination.submit(device_created("u1", f"tok-{number}"))
+    wait_until(lambda: destination.counters.processed == 3)
+    for number in range(3, 5):
+        destination.submit(device_created("u1", f"tok-{number}"))
+    wait_until(lambda: destination.counters.processed == 5)
+
+    assert destination.counters.dropped == 2
+    assert any("in-memory outbox is full" in str(error) for error, _ in errors)
+    destination.shutdown(0.05)
+
+
 def test_shutdown_drains_and_is_idempotent(make: Factory, emulator: Emulator) -> None:
     """shutdown() delivers what waits; later calls and messages change nothing."""
     destination = make(flush_interval=60.0)
