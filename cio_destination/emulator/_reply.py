@@ -40,6 +40,23 @@ def track_errors(status: int, violations: list[Violation]) -> Reply:
     )
 
 
+def track_error(
+    status: int,
+    reason: str,
+    field: str,
+    message: str,
+    headers: tuple[tuple[str, str], ...] = (),
+) -> Reply:
+    """
+    A Track v2 answer holding one error.
+    """
+    return Reply(
+        status,
+        {"errors": [{"reason": reason, "field": field, "message": message}]},
+        headers,
+    )
+
+
 def meta_errors(status: int, messages: list[str]) -> Reply:
     """
     A v1 or Pipelines error answer: ``{"meta": {"errors": [...]}}``.

@@ -34,7 +34,7 @@ import attrs
 from cio_destination._errors import CioDestinationError, ConfigurationError
 from cio_destination.emulator import _pipelines, _track
 from cio_destination.emulator._faults import Fate, FaultDrawer, Faults
-from cio_destination.emulator._reply import OK, Reply, meta_errors
+from cio_destination.emulator._reply import OK, Reply, meta_errors, track_error
 from cio_destination.emulator._state import Workspace
 
 _log = logging.getLogger(__name__)
@@ -158,10 +158,9 @@ class _Application:
             suffix, methods = "/devices/{device_id}", ("DELETE",)
         else:
             suffix, methods = _CUSTOMER_ROUTES[action]
-        handler = self._customer
         return _Route(
             "/api/v1/customers/{identifier}" + suffix,
-            dict.fromkeys(methods, handler),
+            dict.fromkeys(methods, self._customer),
             params,
         )
 
@@ -175,36 +174,24 @@ class _Application:
         route = self._route(path)
         if route is None:
             self._count(path, 404)
-            return Reply(
-                404,
-                {
-                    "errors": [
-                        {
-                            "reason": "not_found",
-                            "field": "path",
-                            "message": f"no endpoint at {path}",
-                        }
-                    ]
-                },
-            )
+            return track_error(404, "not_found", "path", f"no endpoint at {path}")
 
         handler = route.handlers.get(method)
         if handler is None:
             if not route.control:
                 self._count(route.template, 405)
-            allowed = ", ".join(route.handlers)
-            return Reply(405, {}, (("Allow", allowed),))
+            return Reply(405, {}, (("Allow", ", ".join(route.handlers)),))
 
         request = _Request(method, route.params, headers, body)
         if route.control:
             return handler(request)
 
-        refusal = self._fault()
-        if refusal is not None:
-            self._count(route.template, refusal.status or "dropped")
-            return refusal if refusal.status else None
+        fate = self._fate()
+        if fate is Fate.DROP:
+            self._count(route.template, "dropped")
+            return None
 
-        reply = handler(request)
+        reply = handler(request) if fate is Fate.SERVE else self._refusal(fate)
         self._count(route.template, reply.status)
         return reply
 
@@ -212,44 +199,26 @@ class _Application:
         with self.workspace.lock:
             self.workspace.count_request(template, str(status))
 
-    def _fault(self) -> Reply | None:
+    def _fate(self) -> Fate:
         fate = self.drawer.draw()
-        faults = self.drawer.faults
-        if faults.latency_ms:
-            time.sleep(faults.latency_ms / 1000)
+        latency = self.drawer.faults.latency_ms
+        if latency:
+            time.sleep(latency / 1000)
+        return fate
 
-        if fate is Fate.SERVE:
-            return None
-
-        if fate is Fate.DROP:
-            return Reply(0)
-
+    def _refusal(self, fate: Fate) -> Reply:
         if fate is Fate.THROTTLE:
-            return Reply(
+            retry_after = str(self.drawer.faults.retry_after)
+            return track_error(
                 429,
-                {
-                    "errors": [
-                        {
-                            "reason": "throttled",
-                            "field": "",
-                            "message": "emulated rate limit",
-                        }
-                    ]
-                },
-                (("Retry-After", str(faults.retry_after)),),
+                "throttled",
+                "",
+                "emulated rate limit",
+                (("Retry-After", retry_after),),
             )
 
-        return Reply(
-            int(fate.value),
-            {
-                "errors": [
-                    {
-                        "reason": "unavailable",
-                        "field": "",
-                        "message": "emulated server failure",
-                    }
-                ]
-            },
+        return track_error(
+            int(fate.value), "unavailable", "", "emulated server failure"
         )
 
     # -- Track API -----------------------------------------------------------
@@ -262,20 +231,11 @@ class _Application:
 
     def _unauthorized(self, v2: bool) -> Reply:
         message = "Basic credentials site_id:api_key are missing or wrong"
-        body: Any = (
-            {
-                "errors": [
-                    {
-                        "reason": "unauthorized",
-                        "field": "authorization",
-                        "message": message,
-                    }
-                ]
-            }
-            if v2
-            else {"meta": {"errors": [message]}}
-        )
-        return Reply(401, body, (("WWW-Authenticate", 'Basic realm="track"'),))
+        challenge = (("WWW-Authenticate", 'Basic realm="track"'),)
+        if v2:
+            return track_error(401, "unauthorized", "authorization", message, challenge)
+
+        return Reply(401, {"meta": {"errors": [message]}}, challenge)
 
     def _track_v2(self, handler: Callable[[Workspace, bytes], Reply]) -> Handler:
         def serve(request: _Request) -> Reply:
@@ -565,7 +525,9 @@ class Emulator:
         faults: Faults | None = None,
     ) -> None:
         self._address = (host, port)
-        self._app = _Application(site_id, api_key, write_key, faults or Faults())
+        self._app = _Application(
+            site_id, api_key, write_key, Faults() if faults is None else faults
+        )
         self._server: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 

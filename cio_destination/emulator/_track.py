@@ -16,7 +16,13 @@ from typing import Any
 
 from cio_destination._model import Violation
 from cio_destination.emulator import _contract
-from cio_destination.emulator._reply import OK, Reply, meta_errors, track_errors
+from cio_destination.emulator._reply import (
+    OK,
+    Reply,
+    meta_errors,
+    track_error,
+    track_errors,
+)
 from cio_destination.emulator._state import ObjectRef, PersonRef, Workspace
 
 _EVENT_ACTIONS = frozenset(
@@ -178,23 +184,20 @@ def apply_operation(workspace: Workspace, operation: Mapping[str, Any]) -> None:
 # -- v2 endpoints ---------------------------------------------------------------
 
 
-def _whole(field: str, rule: str, message: str) -> Reply:
-    return track_errors(400, [Violation(field, rule, message)])
-
-
 def _read(raw: bytes, limit: int) -> tuple[Any, Reply | None]:
     # A whole request at or over its byte limit, or not JSON, is refused.
     if len(raw) >= limit:
-        return None, _whole(
-            "",
+        return None, track_error(
+            400,
             "limit",
+            "",
             f"the request is {len(raw)} bytes; it must be smaller than {limit}",
         )
 
     try:
         return _parse(raw), None
     except _BadJSON as exc:
-        return None, _whole("", "json", str(exc))
+        return None, track_error(400, "json", "", str(exc))
 
 
 def entity(workspace: Workspace, raw: bytes) -> Reply:
