@@ -24,8 +24,9 @@ from typing import Any
 
 import attrs
 
-#: Identifier kinds that name a person who can exist in the workspace.
-PERSON_KINDS = ("id", "email", "phone", "cio_id")
+#: The identifiers that create a person and that a person can hold besides
+#: the cio_id the workspace gives them.
+_OWN_KINDS = ("id", "email", "phone")
 
 PersonRef = tuple[str, str]
 ObjectRef = tuple[str, str]
@@ -189,7 +190,7 @@ class Workspace:
             return found
 
         kind, _value = ref
-        if kind not in ("id", "email", "phone") or self.is_suppressed(ref):
+        if kind not in _OWN_KINDS or self.is_suppressed(ref):
             return None
 
         key = reference_key(ref)
@@ -230,7 +231,7 @@ class Workspace:
             return None
 
         _merge_attributes(person.attributes, attributes)
-        for kind in ("id", "email", "phone"):
+        for kind in _OWN_KINDS:
             value = attributes.get(kind)
             if isinstance(value, str) and value and kind not in person.identifiers:
                 self._attach(person, kind, value)
@@ -303,7 +304,7 @@ class Workspace:
                 self._relationships.setdefault((obj, keep.key), attributes)
         identifiers = dict(gone.identifiers)
         self._remove_person(gone)
-        for kind in ("id", "email", "phone"):
+        for kind in _OWN_KINDS:
             if kind in identifiers and kind not in keep.identifiers:
                 self._attach(keep, kind, identifiers[kind])
 

@@ -50,6 +50,13 @@ def test_bad_settings_are_refused(settings: dict[str, Any]) -> None:
     assert next(iter(settings)) in str(caught.value) or "add up" in str(caught.value)
 
 
+def test_rates_may_add_up_to_exactly_one() -> None:
+    """Rates whose float sum lands a hair over 1 are still accepted."""
+    faults = Faults(fail_rate=0.1, throttle_rate=0.2, drop_rate=0.7)
+
+    assert faults.fail_rate + faults.throttle_rate + faults.drop_rate > 1.0
+
+
 def test_faults_round_trip_through_json() -> None:
     """Faults read from JSON equal the original and reject unknown fields."""
     faults = Faults(
