@@ -72,6 +72,16 @@ def to_json(value: Any) -> str:
     )
 
 
+def to_json_or_repr(value: Any) -> str:
+    """
+    JSON for ``value``, or its ``repr`` as a JSON string when JSON cannot hold it.
+    """
+    try:
+        return to_json(value)
+    except (TypeError, ValueError):
+        return to_json(repr(value))
+
+
 def encode(operation: Operation) -> bytes:
     """
     The bytes ``operation`` takes inside a request of its kind.

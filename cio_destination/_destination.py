@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from cio_destination._batching import to_json
+from cio_destination._batching import to_json_or_repr
 from cio_destination._core import evaluate
 from cio_destination._errors import (
     CioDestinationError,
@@ -261,7 +261,7 @@ class CustomerIODestination:
         self._tally.add("invalid")
         error = InvalidEventError(evaluation.semantic, evaluation.errors)
         logger.warning(
-            "invalid %s event (%s)",
+            "invalid %s message (%s)",
             evaluation.semantic or "Segment",
             ", ".join(f"{v.path or 'message'}: {v.rule}" for v in evaluation.errors),
         )
@@ -281,7 +281,9 @@ class CustomerIODestination:
                 "event that does not translate"
             )
         return Prepared(
-            dead_letters=[DeadLetter(kind=MESSAGE, body=_text(item), reason=reason)]
+            dead_letters=[
+                DeadLetter(kind=MESSAGE, body=to_json_or_repr(item), reason=reason)
+            ]
         )
 
     def _log_warnings(self, warnings: tuple[str, ...]) -> None:
@@ -303,10 +305,3 @@ class CustomerIODestination:
             self._on_error(error, message)
         except Exception:  # a failing callback must not reach the app or the sender
             logger.exception("the on_error callback raised")
-
-
-def _text(item: Any) -> str:
-    try:
-        return to_json(item)
-    except (TypeError, ValueError):
-        return to_json(repr(item))

@@ -36,7 +36,7 @@ from cio_destination._batching import (
     encode,
     oversize_reason,
     take_batch,
-    to_json,
+    to_json_or_repr,
 )
 from cio_destination._errors import (
     CioDestinationError,
@@ -238,9 +238,13 @@ class Sender:
         Wait until everything queued so far is delivered or dead-lettered.
 
         Returns False when ``timeout`` seconds pass first, when the retry
-        budget runs out while waiting, or when the thread has ended with
-        operations left.
+        budget runs out while waiting, when the thread has ended with
+        operations left, or at once when called from the thread itself (from
+        a callback), which cannot wait for its own work.
         """
+        if threading.current_thread() is self._thread:
+            return False
+
         deadline = math.inf if timeout is None else time.monotonic() + timeout
         with self._lock:
             if self._finished:
@@ -481,7 +485,7 @@ class Sender:
         except (TypeError, ValueError) as exc:
             return DeadLetter(
                 kind=operation.kind.value,
-                body=to_json(repr(operation.body)),
+                body=to_json_or_repr(operation.body),
                 reason=f"operation body cannot be encoded as JSON: {exc}",
                 subject=operation.subject,
             )
@@ -505,12 +509,8 @@ class Sender:
 
     @staticmethod
     def _letter_for_bug(item: Any, exc: Exception) -> DeadLetter:
-        try:
-            body = to_json(item)
-        except (TypeError, ValueError):
-            body = to_json(repr(item))
         reason = f"internal error while evaluating the message: {type(exc).__name__}"
-        return DeadLetter(kind=MESSAGE, body=body, reason=reason)
+        return DeadLetter(kind=MESSAGE, body=to_json_or_repr(item), reason=reason)
 
     def _batch_limit(self, head: Entry) -> int:
         if self._narrow is not None and head.seq <= self._narrow_until:
