@@ -52,7 +52,7 @@ def test_bad_settings_are_refused(settings: dict[str, Any]) -> None:
 
 def test_rates_may_add_up_to_exactly_one() -> None:
     """Rates whose float sum lands a hair over 1 are still accepted."""
-    faults = Faults(fail_rate=0.1, throttle_rate=0.2, drop_rate=0.7)
+    faults = Faults(fail_rate=0.33, throttle_rate=0.56, drop_rate=0.11)
 
     assert faults.fail_rate + faults.throttle_rate + faults.drop_rate > 1.0
 
