@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     listing = actions.add_parser(
         "list", help="show waiting operations and dead letters with their reasons"
     )
-    listing.add_argument("path", metavar="PATH")
+    listing.add_argument("path", metavar="PATH", help="the outbox file")
     listing.add_argument(
         "--format", choices=("text", "jsonl"), default="text", help="output format"
     )
@@ -57,17 +57,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "replay",
         help="deliver what waits; exit 0 only when all of it was delivered",
     )
-    replay.add_argument("path", metavar="PATH")
+    replay.add_argument("path", metavar="PATH", help="the outbox file")
     replay.add_argument(
         "--dead-letters",
         action="store_true",
         help="first put operations Customer.io refused back in their places",
     )
-    add_delivery_arguments(replay)
+    add_delivery_arguments(replay, outbox=False)
     replay.set_defaults(handler=run_replay)
 
     purge = actions.add_parser("purge", help="delete dead letters")
-    purge.add_argument("path", metavar="PATH")
+    purge.add_argument("path", metavar="PATH", help="the outbox file")
     purge.add_argument(
         "--pending",
         action="store_true",
@@ -96,6 +96,9 @@ def run_list(args: argparse.Namespace) -> int:
     except OutboxError as exc:
         print(f"cio-destination outbox: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
+    except BrokenPipeError:
+        # The reader (``head``, say) has seen enough; stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
     return EXIT_DELIVERED
 

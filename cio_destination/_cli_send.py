@@ -84,9 +84,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
-def add_delivery_arguments(parser: argparse.ArgumentParser) -> None:
+def add_delivery_arguments(
+    parser: argparse.ArgumentParser, *, outbox: bool = True
+) -> None:
     """
     Add the credential, address and retry options ``send`` and ``outbox`` share.
+
+    ``outbox`` adds ``--outbox PATH``, for commands that do not take the
+    path as an argument.
     """
     group = parser.add_argument_group(
         "delivery",
@@ -99,15 +104,21 @@ def add_delivery_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--write-key", metavar="W", help="Pipelines API write key (instead of the two)"
     )
-    group.add_argument("--region", choices=REGIONS, default=None)
+    group.add_argument(
+        "--region",
+        choices=REGIONS,
+        default=None,
+        help="Customer.io region (default us)",
+    )
     group.add_argument(
         "--endpoint", metavar="URL", help="a base URL that replaces Customer.io's host"
     )
-    group.add_argument(
-        "--outbox",
-        metavar="PATH",
-        help="the outbox file (default: one per destination under ~/.local/state)",
-    )
+    if outbox:
+        group.add_argument(
+            "--outbox",
+            metavar="PATH",
+            help="the outbox file (default: one per destination under ~/.local/state)",
+        )
     group.add_argument(
         "--give-up-after",
         type=float,
