@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import attrs
 
-from cio_destination._errors import ConfigurationError
+from cio_destination._settings import number_validator
 
 #: Statuses that say "not now" rather than "never", besides every 5xx.
 RETRY_STATUSES = frozenset({408, 429})
@@ -47,33 +47,6 @@ class Decision:
     delay: float = 0.0
 
 
-def _non_negative(
-    _instance: object, attribute: attrs.Attribute[float], value: float
-) -> None:
-    if not value >= 0:
-        raise ConfigurationError(
-            f"retry {attribute.name} must be 0 or more; got {value!r}"
-        )
-
-
-def _at_least_one(
-    _instance: object, attribute: attrs.Attribute[float], value: float
-) -> None:
-    if not value >= 1:
-        raise ConfigurationError(
-            f"retry {attribute.name} must be 1 or more; got {value!r}"
-        )
-
-
-def _fraction(
-    _instance: object, attribute: attrs.Attribute[float], value: float
-) -> None:
-    if not 0 <= value <= 1:
-        raise ConfigurationError(
-            f"retry {attribute.name} must be between 0 and 1; got {value!r}"
-        )
-
-
 @attrs.frozen
 class RetryPolicy:
     """
@@ -98,12 +71,24 @@ class RetryPolicy:
         default=RETRY_STATUSES, converter=frozenset
     )
     retry_server_errors: bool = True
-    base_delay: float = attrs.field(default=0.5, validator=_non_negative)
-    multiplier: float = attrs.field(default=2.0, validator=_at_least_one)
-    max_delay: float = attrs.field(default=30.0, validator=_non_negative)
-    jitter: float = attrs.field(default=0.5, validator=_fraction)
-    max_retry_after: float = attrs.field(default=120.0, validator=_non_negative)
-    give_up_after: float = attrs.field(default=300.0, validator=_non_negative)
+    base_delay: float = attrs.field(
+        default=0.5, validator=number_validator("retry base_delay", 0)
+    )
+    multiplier: float = attrs.field(
+        default=2.0, validator=number_validator("retry multiplier", 1)
+    )
+    max_delay: float = attrs.field(
+        default=30.0, validator=number_validator("retry max_delay", 0)
+    )
+    jitter: float = attrs.field(
+        default=0.5, validator=number_validator("retry jitter", 0, 1)
+    )
+    max_retry_after: float = attrs.field(
+        default=120.0, validator=number_validator("retry max_retry_after", 0)
+    )
+    give_up_after: float = attrs.field(
+        default=300.0, validator=number_validator("retry give_up_after", 0)
+    )
     rng: Callable[[], float] = attrs.field(default=random.random, eq=False, repr=False)
 
     def retryable(self, status: int | None) -> bool:

@@ -64,9 +64,15 @@ def _check_choice(name: str, choices: tuple[str, ...]) -> Any:
     return check
 
 
-def _check_number(
+def number_validator(
     name: str, low: float, high: float = float("inf"), *, integer: bool = False
 ) -> Any:
+    """
+    An attrs validator: a number (an integer if asked) from ``low`` to ``high``.
+
+    It raises :class:`ConfigurationError` naming ``name``, the rule and the
+    value.
+    """
     noun = "an integer" if integer else "a number"
     limit = f"from {low:g}" if high == float("inf") else f"from {low:g} to {high:g}"
 
@@ -105,19 +111,19 @@ class Settings:
     )
     #: Most operations in one request (bytes permitting).
     batch_size: int = attrs.field(
-        default=100, validator=_check_number("batch_size", 1, 1000, integer=True)
+        default=100, validator=number_validator("batch_size", 1, 1000, integer=True)
     )
     #: Longest wait, in seconds, before what was accepted is sent.
     flush_interval: float = attrs.field(
-        default=0.5, validator=_check_number("flush_interval", 0)
+        default=0.5, validator=number_validator("flush_interval", 0)
     )
     #: Most messages waiting in memory for the sender thread.
     max_queue: int = attrs.field(
-        default=10_000, validator=_check_number("max_queue", 1, integer=True)
+        default=10_000, validator=number_validator("max_queue", 1, integer=True)
     )
     #: Seconds allowed for connecting to Customer.io, and for each read.
     timeout: float = attrs.field(
-        default=10.0, validator=_check_number("timeout", 0.001)
+        default=10.0, validator=number_validator("timeout", 0.001)
     )
 
     @property
