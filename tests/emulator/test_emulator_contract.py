@@ -4,6 +4,7 @@ The Track schemas under ``schemas/track`` and the checks compiled from them.
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 from importlib import resources
@@ -17,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+import cio_destination.emulator
 from cio_destination.emulator import _contract
 from cio_destination.emulator._compile import compile_check
 
@@ -158,3 +160,22 @@ def test_the_compiled_check_agrees_with_jsonschema(
     checker = _contract._operation_checkers()[name]
 
     assert checker.accepts(operation) == checker.validator.is_valid(operation)
+
+
+def test_the_emulator_shares_no_code_with_the_translation() -> None:
+    """No emulator module imports the core, the catalogue or the translation."""
+    forbidden = {"_core", "_catalogue", "_translate", "_normalize", "_validate"}
+    folder = resources.files(cio_destination.emulator)
+    imported: set[str] = set()
+    for entry in folder.iterdir():
+        if not entry.name.endswith(".py"):
+            continue
+        tree = ast.parse(entry.read_text("utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+
+    assert any(name.startswith("cio_destination.emulator") for name in imported)
+    assert {name.rsplit(".", 1)[-1] for name in imported} & forbidden == set()
