@@ -27,7 +27,7 @@ from delivery_support import (
 )
 
 from cio_destination._cli import main
-from cio_destination.emulator import DEFAULT_API_KEY, DEFAULT_SITE_ID, Emulator
+from cio_destination.emulator import DEFAULT_API_KEY, DEFAULT_SITE_ID, Emulator, Faults
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CREDENTIALS = ["--site-id", DEFAULT_SITE_ID, "--api-key", DEFAULT_API_KEY]
@@ -189,6 +189,22 @@ def test_progress_bar_only_on_a_terminal(
     assert send(emulator, tmp_path, write_lines(tmp_path / "in.jsonl", messages)) == 0
 
     assert ("250/250 messages" in errors.getvalue()) is terminal
+
+
+@pytest.mark.slow
+def test_faults_do_not_change_the_workspace(emulator: Emulator, tmp_path: Path) -> None:
+    """A run through failures and throttling leaves the workspace a clean run leaves."""
+    path = write_lines(tmp_path / "in.jsonl", shuffled_history(seed=5, count=30))
+    assert send(emulator, tmp_path / "clean", path) == 0
+    expected = workspace(emulator.state())
+    emulator.reset()
+    emulator.set_faults(Faults(fail_rate=0.3, throttle_rate=0.2, retry_after=0, seed=2))
+
+    assert send(emulator, tmp_path / "faulty", path) == 0
+
+    counts = emulator.state()["requests"]
+    assert any(status != "200" for by_status in counts.values() for status in by_status)
+    assert workspace(emulator.state()) == expected
 
 
 def pending_rows(path: Path) -> int:
