@@ -182,9 +182,7 @@ def main() -> None:
                 rates["send"].append(len(chosen) / seconds)
 
                 reset(session, url)
-                seconds = timed(
-                    lambda: [single_call(client, *event) for event in few]
-                )
+                seconds = timed(lambda: [single_call(client, *event) for event in few])
                 rates["single"].append(len(few) / seconds)
 
                 reset(session, url)
