@@ -8,6 +8,10 @@ problem comes back as a :class:`~cio_destination._model.Violation` whose
 ``path`` is the field, ``rule`` the broken rule and ``message`` a sentence
 naming both and the value.
 
+A body is first run through a check compiled from its schema
+(:mod:`._compile`); only a body that fails it is handed to jsonschema, whose
+errors become the violations.
+
 Nothing here knows how the package translates events: the emulator must catch
 a translation mistake, not repeat it.
 """
@@ -90,6 +94,9 @@ class _Checker:
     validator: Draft202012Validator
 
     def violations(self, instance: Any) -> list[Violation]:
+        """
+        Every problem jsonschema finds, or none when the fast check passes.
+        """
         if self.accepts(instance):
             return []
 
