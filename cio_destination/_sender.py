@@ -221,7 +221,7 @@ class Sender:
         """
         with self._lock:
             size = len(self._queue)
-            if self._stopping or size >= self._max_queue:
+            if self._stopping or self._finished or size >= self._max_queue:
                 return False
 
             self._queue.append(item)

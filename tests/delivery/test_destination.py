@@ -492,6 +492,27 @@ def test_a_failing_callback_is_contained(
     assert list(emulator.state()["devices"]) == ["tok-1"]
 
 
+def test_a_callback_cannot_deadlock_on_flush(
+    emulator: Emulator, quick: RetryPolicy
+) -> None:
+    """flush() from on_error, on the sender's own thread, returns False at once."""
+    answers: list[bool] = []
+    destination = CustomerIODestination(
+        retry=quick,
+        on_error=lambda error, message: answers.append(destination.flush(30)),
+        site_id=DEFAULT_SITE_ID,
+        api_key=DEFAULT_API_KEY,
+        endpoint=emulator.url,
+        outbox=":memory:",
+    )
+    with destination:
+        destination.submit(invalid_device("u1"))
+
+        assert destination.flush(10)
+
+    assert answers == [False]
+
+
 def test_counters_are_a_frozen_snapshot(make: Factory) -> None:
     """The counters cannot be changed by their reader."""
     counters = make().counters
