@@ -9,8 +9,8 @@ each operation either pending or settled, never lost. Several threads and
 processes may write to the same file; delivering from it is reserved to one
 at a time by an advisory lock on a ``.lock`` file beside it.
 
-sqlite3 errors are translated into :class:`OutboxError` here, and nowhere
-else.
+sqlite3 errors (and the file system's) are translated into
+:class:`OutboxError` here, and nowhere else.
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ class Outbox:
     def _translate(self, action: str) -> Iterator[None]:
         try:
             yield
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise OutboxError(f"cannot {action} outbox {self.path}: {exc}") from exc
 
     @contextlib.contextmanager

@@ -151,6 +151,14 @@ def test_not_a_database_is_an_outbox_error(tmp_path: Path) -> None:
     assert isinstance(caught.value.__cause__, sqlite3.DatabaseError)
 
 
+def test_an_unusable_folder_is_an_outbox_error(tmp_path: Path) -> None:
+    """A path below a plain file cannot hold an outbox, and says so."""
+    (tmp_path / "file").write_text("")
+
+    with pytest.raises(OutboxError, match="cannot open outbox"):
+        Outbox(tmp_path / "file" / "outbox.sqlite3")
+
+
 def test_an_unknown_format_version_is_refused(tmp_path: Path) -> None:
     """An outbox written by a newer format is refused rather than misread."""
     path = tmp_path / "outbox.sqlite3"
