@@ -111,6 +111,7 @@ class Transport:
     def __init__(self, settings: Settings, *, timeout: float = 10.0) -> None:
         if settings.endpoint:
             _check_endpoint(settings.endpoint)
+
         self.base_url = settings.base_url
         self._timeout = timeout
         self._unauthorized = self._describe_refusal(settings)
@@ -123,6 +124,7 @@ class Transport:
         self._session.headers.update(
             {"Content-Type": "application/json", "User-Agent": _user_agent()}
         )
+
         if settings.transport == "pipelines":
             self._session.auth = (settings.write_key or "", "")
             self._session.headers["X-Strict-Mode"] = "1"
