@@ -27,7 +27,13 @@ from delivery_support import (
 )
 
 from cio_destination._cli import main
-from cio_destination.emulator import DEFAULT_API_KEY, DEFAULT_SITE_ID, Emulator, Faults
+from cio_destination.emulator import (
+    DEFAULT_API_KEY,
+    DEFAULT_SITE_ID,
+    DEFAULT_WRITE_KEY,
+    Emulator,
+    Faults,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CREDENTIALS = ["--site-id", DEFAULT_SITE_ID, "--api-key", DEFAULT_API_KEY]
@@ -86,6 +92,36 @@ def test_delivers_to_an_endpoint(
     summary = capsys.readouterr().out
     assert summary.startswith("sent 2 operations from 2 messages to http://127.0.0.1")
     assert "0 invalid, 0 dead letters, 0 retries" in summary
+
+
+def test_credentials_come_from_the_environment(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CUSTOMERIO_* variables stand in for every delivery option."""
+    monkeypatch.setenv("CUSTOMERIO_SITE_ID", DEFAULT_SITE_ID)
+    monkeypatch.setenv("CUSTOMERIO_API_KEY", DEFAULT_API_KEY)
+    monkeypatch.setenv("CUSTOMERIO_ENDPOINT", emulator.url)
+    monkeypatch.setenv("CUSTOMERIO_OUTBOX", str(tmp_path / "outbox.sqlite3"))
+    path = write_lines(tmp_path / "in.jsonl", [device_created("u1", "tok-1")])
+
+    assert main(["send", path]) == 0
+
+    assert list(emulator.state()["devices"]) == ["tok-1"]
+    assert (tmp_path / "outbox.sqlite3").exists()
+
+
+def test_a_write_key_sends_through_pipelines(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """--write-key sends the events to the Pipelines batch endpoint."""
+    path = write_lines(tmp_path / "in.jsonl", [device_created("u1", "tok-1")])
+    argv = ["send", path, "--endpoint", emulator.url, "--write-key", DEFAULT_WRITE_KEY]
+
+    assert main([*argv, "--outbox", str(tmp_path / "outbox.sqlite3")]) == 0
+
+    state = emulator.state()
+    assert state["requests"] == {"/v1/batch": {"200": 1}}
+    assert list(state["devices"]) == ["tok-1"]
 
 
 def test_reads_a_batch_body_from_stdin(
