@@ -57,6 +57,8 @@ logger = logging.getLogger(__name__)
 _INGEST_CHUNK = 200
 #: Seconds before writing to an outbox that failed is tried again.
 _OUTBOX_RETRY = 1.0
+#: Fewest seconds between giving up and trying again with a fresh budget.
+_MIN_COOLDOWN = 1.0
 
 Report = Callable[[CioDestinationError, Mapping[str, Any] | None], None]
 
@@ -678,7 +680,7 @@ class Sender:
         self._tally.add("gave_up")
         self._attempt = 0
         self._failing_since = None
-        self._retry_at = now + self._policy.max_delay
+        self._retry_at = now + max(self._policy.max_delay, _MIN_COOLDOWN)
         with self._lock:
             self._stalled_at_ticket = self._flush_asked
             self._flush_failed = self._flush_asked
