@@ -52,9 +52,6 @@ from cio_destination._transport import Reply, Transport
 
 logger = logging.getLogger(__name__)
 
-#: Queued messages are evaluated and written in chunks of this many at most,
-#: so that a request's answer is read soon after it comes.
-_INGEST_CHUNK = 200
 #: Seconds before writing to an outbox that failed is tried again.
 _OUTBOX_RETRY = 1.0
 #: Fewest seconds between giving up and trying again with a fresh budget.
@@ -340,9 +337,11 @@ class Sender:
             if self._unwritten is not None:
                 return [], self._queued_since
 
+            # A batch's worth at a time: about what one request carries, so
+            # evaluating keeps pace with sending while a request is out.
             taken = [
                 self._queue.popleft()
-                for _ in range(min(len(self._queue), _INGEST_CHUNK))
+                for _ in range(min(len(self._queue), self._batch_size))
             ]
             return taken, self._queued_since
 
