@@ -546,8 +546,9 @@ def test_unknown_transport_is_a_configuration_error() -> None:
     """
     A transport other than track or pipelines raises ConfigurationError.
     """
+    unknown: Any = "smoke-signals"
     with pytest.raises(ConfigurationError, match="smoke-signals"):
-        evaluate(_track("User Deleted", userId="42"), transport="smoke-signals")  # type: ignore[arg-type]
+        evaluate(_track("User Deleted", userId="42"), transport=unknown)
 
 
 def test_messages_built_by_segment_client_evaluate(segment_client: Client) -> None:

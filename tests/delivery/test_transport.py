@@ -12,7 +12,7 @@ from delivery_support import closed_port_url
 
 from cio_destination._errors import ConfigurationError
 from cio_destination._model import OperationKind
-from cio_destination._settings import Settings
+from cio_destination._settings import Region, Settings
 from cio_destination._transport import Transport
 from cio_destination.emulator import (
     DEFAULT_API_KEY,
@@ -205,9 +205,9 @@ def test_endpoint_must_be_an_http_url(endpoint: str) -> None:
     ("region", "host"),
     [("us", "https://track.customer.io"), ("eu", "https://track-eu.customer.io")],
 )
-def test_regions_pick_the_host(region: str, host: str) -> None:
+def test_regions_pick_the_host(region: Region, host: str) -> None:
     """Without an endpoint, the region picks Customer.io's host."""
-    transport = Transport(Settings(site_id="s", api_key="k", region=region))  # type: ignore[arg-type]
+    transport = Transport(Settings(site_id="s", api_key="k", region=region))
     transport.close()
 
     assert transport.url(ENTITY) == f"{host}/api/v2/batch"
