@@ -68,7 +68,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--endpoint", help="a base URL that replaces Customer.io's host in the URLs"
     )
     parser.add_argument(
-        "--strict", action="store_true", help="refuse the docs' alias names"
+        "--strict",
+        action="store_true",
+        help="refuse the docs' alias names and near misses of the event names",
     )
     parser.set_defaults(handler=run)
 

@@ -32,8 +32,11 @@ def evaluate(
     A semantic event gets every violation in ``errors`` and, only when it has
     none, the operations for ``transport``: Track API entity or metrics
     bodies, or one Pipelines track message. An alias of the docs is routed
-    with a warning, or refused when ``strict`` is true. ``message`` is never
-    changed; ``Evaluation.message`` is the normalized copy.
+    with a warning, or refused when ``strict`` is true. A near miss (``user
+    deleted``) is an ordinary event with a "did you mean" warning, or an
+    error when ``strict`` is true: in tests it is almost always a typo.
+    ``message`` is never changed; ``Evaluation.message`` is the normalized
+    copy.
 
     :raises ConfigurationError: ``transport`` is not ``track`` or
         ``pipelines``.
@@ -65,6 +68,12 @@ def evaluate(
 
     recognition = recognize(message.get("event"))
     event = recognition.canonical
+    if event is None and strict and recognition.suggestion is not None:
+        return Evaluation(
+            message=dict(message),
+            semantic=None,
+            errors=(_near_miss_refused(recognition.name, recognition.suggestion),),
+        )
     if event is None:
         warning = recognition.warning
         return Evaluation(
@@ -104,6 +113,18 @@ def evaluate(
         semantic=event,
         warnings=tuple(warnings),
         operations=(_operation(canonical, event, transport),),
+    )
+
+
+def _near_miss_refused(name: object, suggestion: str) -> Violation:
+    return Violation(
+        path="event",
+        rule="enum",
+        message=(
+            f"event {name!r} is not a Customer.io semantic event, which strict "
+            f"mode refuses for a near miss; did you mean {suggestion!r}?"
+        ),
+        value=name,
     )
 
 

@@ -375,6 +375,27 @@ def test_near_miss_stays_ordinary_with_a_did_you_mean() -> None:
     assert "did you mean 'User Deleted'" in evaluation.warnings[0]
 
 
+def test_strict_mode_refuses_a_near_miss() -> None:
+    """
+    With strict=True "user deleted" is an error that names the likely event.
+    """
+    evaluation = evaluate(_track("user deleted", userId="42"), strict=True)
+
+    assert not evaluation.valid
+    assert evaluation.semantic is None
+    assert [(e.path, e.rule, e.value) for e in evaluation.errors] == [
+        ("event", "enum", "user deleted")
+    ]
+    assert "did you mean 'User Deleted'" in evaluation.errors[0].message
+
+
+def test_strict_mode_leaves_unrelated_events_alone() -> None:
+    """
+    Strict mode does not refuse an ordinary event that resembles no semantic one.
+    """
+    assert evaluate(_track("Order Completed", userId="42"), strict=True).valid
+
+
 def test_device_in_properties_moves_to_context() -> None:
     """
     The docs' properties.device is moved to context.device, with a warning.
