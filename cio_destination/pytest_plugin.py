@@ -18,6 +18,12 @@ Fixtures:
   app's own plugins to.
 - ``cio_assert_conforms``: :func:`assert_conforms` for ``cio_transport``.
 - ``cio_transport``: ``"track"``; override it to return ``"pipelines"``.
+- ``cio_emulator``: a fresh :class:`~cio_destination.emulator.Emulator`,
+  a local Customer.io on 127.0.0.1, stopped after the test; read what
+  arrived with its ``state()``.
+- ``cio_emulator_client``: a strict segment client whose pipeline delivers
+  to ``cio_emulator`` through ``cio_transport``, from an in-memory outbox;
+  ``flush()`` it before reading the emulator's state.
 
 Helpers: :func:`cio_examples` yields every schema example as a pytest
 parameter; :func:`track_message` sends a whole Segment message through a
@@ -41,12 +47,15 @@ if TYPE_CHECKING:
     from cio_destination._pipeline import Pipeline
     from cio_destination._plugins import RecordingPlugin
     from cio_destination._settings import Transport
+    from cio_destination.emulator import Emulator
 
 __all__ = [
     "assert_conforms",
     "cio_assert_conforms",
     "cio_client",
     "cio_default_client",
+    "cio_emulator",
+    "cio_emulator_client",
     "cio_examples",
     "cio_pipeline",
     "cio_recorder",
@@ -57,6 +66,8 @@ __all__ = [
 
 _WRITE_KEY = "cio-destination-tests"
 _SECTION = "Customer.io violations"
+#: Seconds the emulator's client may take to deliver what is left at teardown.
+_SHUTDOWN_SECONDS = 5.0
 
 
 def describe_violations(event: object, violations: Sequence[Violation]) -> str:
@@ -219,6 +230,62 @@ def cio_assert_conforms(
         return assert_conforms(message, transport=cio_transport)
 
     return check
+
+
+@pytest.fixture
+def cio_emulator() -> Iterator[Emulator]:
+    """
+    A fresh emulated Customer.io on 127.0.0.1, stopped after the test.
+    """
+    from cio_destination.emulator import Emulator
+
+    with Emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def cio_emulator_client(
+    cio_emulator: Emulator, cio_transport: Transport
+) -> Iterator[Client]:
+    """
+    A strict segment client delivering to ``cio_emulator`` via ``cio_transport``.
+
+    Segment gets nothing; an invalid semantic event makes the call raise
+    :class:`~cio_destination.InvalidEventError`; ``flush()`` returns once
+    what was tracked has reached the emulator.
+    """
+    from segment.analytics import Client
+
+    from cio_destination._install import install, uninstall
+    from cio_destination._outbox import MEMORY
+    from cio_destination._settings import Settings
+    from cio_destination.emulator import (
+        DEFAULT_API_KEY,
+        DEFAULT_SITE_ID,
+        DEFAULT_WRITE_KEY,
+    )
+
+    # Chosen here, not by the environment, so that the machine's CUSTOMERIO_*
+    # and CIO_DESTINATION_* variables cannot send the test's events elsewhere.
+    # A write key makes the destination use the Pipelines API.
+    settings = Settings(
+        site_id=DEFAULT_SITE_ID,
+        api_key=DEFAULT_API_KEY,
+        write_key=DEFAULT_WRITE_KEY if cio_transport == "pipelines" else None,
+        endpoint=cio_emulator.url,
+        outbox=MEMORY,
+    )
+
+    client = Client(_WRITE_KEY, send=False)
+    install(
+        client,
+        plugins=["customerio"],
+        disabled_plugins=(),
+        settings=settings,
+        on_invalid="raise",
+    )
+    yield client
+    uninstall(client, timeout=_SHUTDOWN_SECONDS)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -33,15 +33,6 @@ _DEVICE = {"device": {"token": "tok-1", "type": "ios"}}
 
 
 @pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    """
-    A fresh emulated Customer.io workspace on 127.0.0.1.
-    """
-    with Emulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
 def outbox(tmp_path: Path) -> str:
     """
     The path of an outbox file of this test's own.

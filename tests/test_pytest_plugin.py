@@ -249,3 +249,111 @@ def test_importing_the_plugin_starts_nothing() -> None:
     )
 
     assert completed.returncode == 0, completed.stderr
+
+
+@pytest.mark.parametrize("transport", ["track", "pipelines"])
+def test_the_emulator_client_delivers_through_the_chosen_api(
+    pytester: pytest.Pytester, transport: str
+) -> None:
+    """
+    What ``cio_emulator_client`` tracks reaches ``cio_emulator`` by ``cio_transport``.
+    """
+    pytester.makeconftest(
+        f"""
+        import pytest
+
+        @pytest.fixture
+        def cio_transport():
+            return {transport!r}
+        """
+    )
+    pytester.makepyfile(
+        """
+        ROUTES = {"track": "/api/v2/batch", "pipelines": "/v1/batch"}
+
+        def test_registering_a_device(
+            cio_emulator_client, cio_emulator, cio_transport
+        ):
+            device = {"device": {"token": "tok-1", "type": "ios"}}
+            cio_emulator_client.track("42", "Signed Up", {"plan": "pro"})
+            cio_emulator_client.track(
+                "42", "Device Created or Updated", context=device
+            )
+            cio_emulator_client.track("7", "User Suppressed")
+            cio_emulator_client.flush()
+
+            state = cio_emulator.state()
+            assert state["devices"]["tok-1"]["owner"] == "id:42"
+            assert state["suppressed"] == ["id:7"]
+            assert state["events"] == []
+            assert list(state["requests"]) == [ROUTES[cio_transport]]
+        """
+    )
+
+    result = pytester.runpytest(*_FAST)
+
+    result.assert_outcomes(passed=1)
+
+
+def test_the_emulator_client_refuses_an_invalid_event(
+    pytester: pytest.Pytester,
+) -> None:
+    """
+    The emulator client is strict: an invalid event raises and is never sent.
+    """
+    pytester.makepyfile(
+        """
+        import pytest
+        from cio_destination import InvalidEventError
+
+        def test_deleting_an_object(cio_emulator_client, cio_emulator):
+            with pytest.raises(InvalidEventError) as caught:
+                cio_emulator_client.track("42", "Object Deleted")
+            cio_emulator_client.flush()
+
+            assert caught.value.violations[0].path == "properties.objectId"
+            assert cio_emulator.state()["requests"] == {}
+        """
+    )
+
+    result = pytester.runpytest(*_FAST)
+
+    result.assert_outcomes(passed=1)
+
+
+def test_each_test_gets_a_fresh_emulator_and_nothing_is_left_running(
+    pytester: pytest.Pytester,
+) -> None:
+    """
+    Every test has its own empty emulator; after it, no thread or port is left.
+    """
+    pytester.makepyfile(
+        """
+        import threading
+
+        import pytest
+        import requests
+
+        BEFORE = set(threading.enumerate())
+        URLS = []
+
+        @pytest.mark.parametrize("user", ["1", "2"])
+        def test_suppress(user, cio_emulator_client, cio_emulator):
+            cio_emulator_client.track(user, "User Suppressed")
+            cio_emulator_client.flush()
+
+            assert cio_emulator.state()["suppressed"] == [f"id:{user}"]
+            URLS.append(cio_emulator.url)
+
+        def test_all_stopped():
+            assert len(set(URLS)) == 2
+            assert set(threading.enumerate()) <= BEFORE
+            for url in URLS:
+                with pytest.raises(requests.ConnectionError):
+                    requests.get(url + "/_emulator/state", timeout=5)
+        """
+    )
+
+    result = pytester.runpytest(*_FAST, "-W", "error")
+
+    result.assert_outcomes(passed=3)

@@ -1,34 +1,12 @@
 """
-Fixtures for the delivery tests: one emulator per module, emptied per test.
+Fixtures for the delivery tests; the emulator comes from ``tests/conftest.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from cio_destination._retry import RetryPolicy
-from cio_destination.emulator import Emulator, Faults
-
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[Emulator]:
-    """
-    One emulator for the whole module.
-    """
-    with Emulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emulator(running: Emulator) -> Emulator:
-    """
-    The module's emulator, emptied and without faults.
-    """
-    running.reset()
-    running.set_faults(Faults())
-    return running
 
 
 @pytest.fixture

@@ -1,5 +1,8 @@
 """
-Fixtures for the emulator's tests: one server per module, emptied per test.
+Fixtures for the emulator's tests: HTTP clients of the shared emulator.
+
+The emulator itself, one per module and emptied per test, comes from
+``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -14,27 +17,7 @@ from cio_destination.emulator import (
     DEFAULT_SITE_ID,
     DEFAULT_WRITE_KEY,
     Emulator,
-    Faults,
 )
-
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[Emulator]:
-    """
-    One emulator for the whole module.
-    """
-    with Emulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emulator(running: Emulator) -> Emulator:
-    """
-    The module's emulator, emptied and without faults.
-    """
-    running.reset()
-    running.set_faults(Faults())
-    return running
 
 
 @pytest.fixture
