@@ -4,6 +4,11 @@ Validation of a normalized message against its event schema and transport.
 Every problem becomes a :class:`Violation` with the dotted path of the field
 and a sentence naming the field, the rule and the value. jsonschema's errors
 are translated here and nowhere else.
+
+Walking a schema costs jsonschema tens of microseconds, and almost every
+message is valid, so a message is first given to the event's compiled check
+(:func:`cio_destination._schemas.check`); jsonschema sees only the messages
+that check rejects, to say why.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from jsonschema import ValidationError
 from jsonschema.exceptions import relevance
 
 from cio_destination._model import Violation
-from cio_destination._schemas import validator
+from cio_destination._schemas import check, validator
 from cio_destination._settings import Transport
 
 _TYPE_NAMES = {
@@ -41,8 +46,12 @@ def validate(
     before what it contains. The Track API needs a device type to add a
     device; the Pipelines API needs a userId or an anonymousId on every call.
     """
-    errors = sorted(validator(event).iter_errors(message), key=relevance, reverse=True)
-    violations = list(_translate_errors(errors, event))
+    violations: list[Violation] = []
+    if not check(event)(message):
+        errors = validator(event).iter_errors(message)
+        ranked = sorted(errors, key=relevance, reverse=True)
+        violations.extend(_translate_errors(ranked, event))
+
     needs = _track_needs if transport == "track" else _pipelines_needs
     found = {(violation.path, violation.rule) for violation in violations}
     for violation in needs(message, event):

@@ -9,8 +9,8 @@ problem comes back as a :class:`~cio_destination._model.Violation` whose
 naming both and the value.
 
 A body is first run through a check compiled from its schema
-(:mod:`._compile`); only a body that fails it is handed to jsonschema, whose
-errors become the violations.
+(:mod:`cio_destination._compile`); only a body that fails it is handed to
+jsonschema, whose errors become the violations.
 
 Nothing here knows how the package translates events: the emulator must catch
 a translation mistake, not repeat it.
@@ -27,9 +27,9 @@ from typing import Any
 import attrs
 from jsonschema import Draft202012Validator, ValidationError
 
+from cio_destination._compile import Check, compile_check
 from cio_destination._errors import CioDestinationError
 from cio_destination._model import Violation
-from cio_destination.emulator._compile import Check, compile_check
 
 #: A v2 ``/entity`` body and each v2 ``/batch`` item must stay within this.
 MAX_OPERATION_BYTES = 32 * 1024

@@ -1,19 +1,28 @@
 """
-A fast yes-or-no check compiled from the Track schemas.
+A fast yes-or-no check compiled from a JSON Schema.
 
-jsonschema explains *why* a body is invalid, but walking a schema costs it
-tens of microseconds per operation, which made it the emulator's bottleneck.
-Almost every operation a client sends is valid, so the emulator first runs
-the closure compiled here and asks jsonschema only about the ones it
-rejects. The closure follows Draft 2020-12 for exactly the keywords the
-bundled schemas use, and refuses to compile a schema with any other, so that
-it cannot silently accept what jsonschema would not.
+jsonschema explains *why* a value is invalid, but walking a schema costs it
+tens of microseconds per value. Almost every value our callers check is
+valid, so they run the closure compiled here first and ask jsonschema only
+about the values it rejects, to write the messages. The closure follows
+Draft 2020-12 for the keywords below, and refuses to compile a schema with
+any other, so that it can never silently accept what jsonschema would reject:
+
+- ``type``, ``enum`` and ``const`` (of strings only), ``pattern``,
+  ``minLength`` and ``minimum``;
+- ``properties``, ``additionalProperties``, ``required``, ``minProperties``,
+  ``maxProperties``, ``items`` and ``minItems``;
+- ``allOf``, ``anyOf`` and ``if``/``then``/``else``;
+- ``format``, asserted only for the formats the caller gives a check for, as
+  jsonschema asserts only those its ``FormatChecker`` knows; any other format
+  is an annotation.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence, Sized
+from types import MappingProxyType
 from typing import Any
 
 Check = Callable[[Any], bool]
@@ -22,6 +31,7 @@ Check = Callable[[Any], bool]
 _ANNOTATIONS = frozenset(
     {"$schema", "$id", "$comment", "title", "description", "examples", "default"}
 )
+_NO_FORMATS: Mapping[str, Check] = MappingProxyType({})
 
 
 def _is_integer(value: Any) -> bool:
@@ -51,8 +61,7 @@ def _type(expected: str | Sequence[str]) -> Check:
     if isinstance(expected, str):
         return _TYPES[expected]
 
-    checks = [_TYPES[name] for name in expected]
-    return lambda value: any(check(value) for check in checks)
+    return _some([_TYPES[name] for name in expected])
 
 
 def _every(checks: Sequence[Check]) -> Check:
@@ -62,6 +71,17 @@ def _every(checks: Sequence[Check]) -> Check:
             if not each(value):
                 return False
         return True
+
+    return check
+
+
+def _some(checks: Sequence[Check]) -> Check:
+    def check(value: Any) -> bool:
+        # A plain loop: any() would build a generator on every call.
+        for each in checks:  # noqa: SIM110
+            if each(value):
+                return True
+        return False
 
     return check
 
@@ -77,8 +97,11 @@ def _one_of_strings(values: frozenset[str]) -> Check:
     return lambda value: isinstance(value, str) and value in values
 
 
-def _properties(schema: Mapping[str, Any]) -> Check:
-    known = {name: compile_check(sub) for name, sub in schema["properties"].items()}
+def _properties(schema: Mapping[str, Any], formats: Mapping[str, Check]) -> Check:
+    known = {
+        name: compile_check(sub, formats=formats)
+        for name, sub in schema["properties"].items()
+    }
 
     def check(value: Any) -> bool:
         if not isinstance(value, dict):
@@ -92,13 +115,17 @@ def _properties(schema: Mapping[str, Any]) -> Check:
     return check
 
 
-def _additional(schema: Mapping[str, Any]) -> Check:
+def _additional(schema: Mapping[str, Any], formats: Mapping[str, Check]) -> Check:
     known = frozenset(schema.get("properties", ()))
     rule = schema["additionalProperties"]
     if rule is True:
         return lambda value: True
 
-    others: Check = (lambda _value: False) if rule is False else compile_check(rule)
+    others: Check = (
+        (lambda _value: False)
+        if rule is False
+        else compile_check(rule, formats=formats)
+    )
 
     def check(value: Any) -> bool:
         if not isinstance(value, dict):
@@ -136,23 +163,24 @@ def _minimum(bound: float) -> Check:
     return lambda value: not _is_number(value) or value >= bound
 
 
-def _items(schema: Any) -> Check:
-    each = compile_check(schema)
+def _items(schema: Any, formats: Mapping[str, Check]) -> Check:
+    each = compile_check(schema, formats=formats)
     return lambda value: not isinstance(value, list) or all(map(each, value))
 
 
-def _conditional(schema: Mapping[str, Any]) -> Check:
-    test = compile_check(schema["if"])
-    then = compile_check(schema.get("then", True))
-    otherwise = compile_check(schema.get("else", True))
+def _conditional(schema: Mapping[str, Any], formats: Mapping[str, Check]) -> Check:
+    test = compile_check(schema["if"], formats=formats)
+    then = compile_check(schema.get("then", True), formats=formats)
+    otherwise = compile_check(schema.get("else", True), formats=formats)
     return lambda value: then(value) if test(value) else otherwise(value)
 
 
-def compile_check(schema: Any) -> Check:
+def compile_check(schema: Any, *, formats: Mapping[str, Check] = _NO_FORMATS) -> Check:
     """
     A function telling whether a value is valid against ``schema``.
 
-    ``schema`` must hold no ``$ref`` (inline them first).
+    ``schema`` must hold no ``$ref`` (inline them first). ``formats`` maps a
+    format name to the check asserting it; a format it lacks is ignored.
 
     :raises ValueError: the schema uses a keyword this compiler lacks.
     """
@@ -177,7 +205,7 @@ def compile_check(schema: Any) -> Check:
         elif keyword == "const":
             checks.append(_one_of_strings(_strings([argument])))
         elif keyword == "properties":
-            checks.append(_properties(schema))
+            checks.append(_properties(schema, formats))
         elif keyword == "required":
             checks.append(_required(argument))
         elif keyword == "minProperties":
@@ -193,12 +221,24 @@ def compile_check(schema: Any) -> Check:
         elif keyword == "minimum":
             checks.append(_minimum(argument))
         elif keyword == "items":
-            checks.append(_items(argument))
+            checks.append(_items(argument, formats))
         elif keyword == "if":
-            checks.append(_conditional(schema))
+            checks.append(_conditional(schema, formats))
+        elif keyword == "allOf":
+            checks.append(_every([compile_check(s, formats=formats) for s in argument]))
+        elif keyword == "anyOf":
+            checks.append(_some([compile_check(s, formats=formats) for s in argument]))
+        elif keyword == "format":
+            # As jsonschema: a known format's check sees every value, not
+            # only strings; an unknown format is an annotation.
+            if argument in formats:
+                checks.append(formats[argument])
         else:
             raise ValueError(f"the keyword {keyword!r} does not compile")
     if "additionalProperties" in schema:
-        checks.append(_additional(schema))
+        checks.append(_additional(schema, formats))
+
+    if not checks:
+        return lambda value: True
 
     return checks[0] if len(checks) == 1 else _every(checks)
