@@ -3,9 +3,10 @@ What the core costs next to the host's own ``track()``.
 
 Times segment-analytics-python's ``Client.track()`` (with ``send=False``, so
 it only builds and checks the message) as the yardstick, then
-``recognize()`` on the hot path and ``evaluate()`` for an ordinary event and
-for each semantic event's first schema example, and prints each as
-microseconds and as a ratio to the yardstick.
+``recognize()`` on the hot path and ``evaluate()`` for an ordinary event,
+for each semantic event's first schema example, and for one invalid event
+(the slow path: the compiled check says no, so jsonschema explains), and
+prints each as microseconds and as a ratio to the yardstick.
 
     python bench/bench_core.py [--number 2000] [--repeat 5]
 """
@@ -58,6 +59,8 @@ def main() -> None:
         if event not in seen:
             seen.add(event)
             cases.append((f"evaluate({event})", lambda m=example: evaluate(m)))
+    invalid = {**ordinary, "event": "Device Deleted", "context": {"device": {}}}
+    cases.append(("evaluate(invalid Device Deleted)", lambda: evaluate(invalid)))
 
     print(f"{'segment Client.track(), send=False':<44} {baseline:8.1f} µs   1.00x")
     for label, call in cases:
