@@ -200,9 +200,9 @@ def _checks() -> Mapping[str, Check]:
         for name in _FORMATS.checkers
     }
     built = {}
-    for name, compiled in _validators().items():
+    for name, each in _validators().items():
         try:
-            built[name] = compile_check(compiled.schema, formats=formats)
+            built[name] = compile_check(each.schema, formats=formats)
         except ValueError as exc:
             raise CioDestinationError(
                 f"the bundled schema {EVENTS[name].schema!r} does not compile "
@@ -220,7 +220,8 @@ def check(event: str) -> Check:
     microseconds, but says nothing of why; ask the validator for that.
 
     :raises KeyError: ``event`` is not a canonical semantic event name.
-    :raises CioDestinationError: a bundled schema file is missing or broken.
+    :raises CioDestinationError: a bundled schema file is missing or broken,
+        or uses a keyword the compiler lacks.
     """
     return _checks()[event]
 
