@@ -107,7 +107,9 @@ class _NullHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
-        """Keep quiet."""
+        """
+        Keep quiet.
+        """
 
 
 def serve_null() -> int:

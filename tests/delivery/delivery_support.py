@@ -57,7 +57,9 @@ def object_deleted(object_id: str) -> dict[str, Any]:
 
 
 def invalid_device(user: str) -> dict[str, Any]:
-    """A device event without its token: invalid, and it names a person."""
+    """
+    A device event without its token: invalid, and it names a person.
+    """
     return {
         "type": "track",
         "event": "Device Deleted",
@@ -95,12 +97,16 @@ def operation_count(messages: list[Mapping[str, Any]]) -> int:
 
 
 def workspace(state: Mapping[str, Any]) -> dict[str, Any]:
-    """The emulator's state without its request counts."""
+    """
+    The emulator's state without its request counts.
+    """
     return {key: value for key, value in state.items() if key != "requests"}
 
 
 def closed_port_url() -> str:
-    """An http URL on 127.0.0.1 where nothing listens."""
+    """
+    An http URL on 127.0.0.1 where nothing listens.
+    """
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

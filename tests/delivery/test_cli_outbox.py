@@ -33,7 +33,9 @@ def send(messages: list[dict[str, Any]], tmp_path: Path, *argv: str) -> int:
 
 
 def refused_run(emulator: Emulator, tmp_path: Path) -> None:
-    """Leave two operations refused with 401 and one invalid message."""
+    """
+    Leave two operations refused with 401 and one invalid message.
+    """
     messages = [
         device_created("u1", "t1"),
         invalid_device("u2"),
@@ -53,7 +55,9 @@ def refused_run(emulator: Emulator, tmp_path: Path) -> None:
 def test_list_shows_waiting_and_dead(
     outbox_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The text listing counts both tables and gives each row with its reason."""
+    """
+    The text listing counts both tables and gives each row with its reason.
+    """
     with Outbox(outbox_path) as outbox:
         outbox.append([(OperationKind.ENTITY, "person:id:1", b"{}")] * 2)
         outbox.settle(rejected=[(outbox.head(1)[0], "HTTP 400: bad field", 400)])
@@ -74,7 +78,9 @@ def test_list_as_json_lines(
     outbox_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """The jsonl listing gives each row with its body as JSON."""
+    """
+    The jsonl listing gives each row with its body as JSON.
+    """
     refused_run(emulator, tmp_path)
     capsys.readouterr()
 
@@ -92,7 +98,9 @@ def test_list_as_json_lines(
 def test_replay_puts_refused_operations_back_and_delivers(
     emulator: Emulator, tmp_path: Path, outbox_path: Path
 ) -> None:
-    """After a key fix, replay --dead-letters delivers what the old key had refused."""
+    """
+    After a key fix, replay --dead-letters delivers what the old key had refused.
+    """
     refused_run(emulator, tmp_path)
 
     argv = ["outbox", "replay", str(outbox_path), "--dead-letters"]
@@ -107,7 +115,9 @@ def test_replay_puts_refused_operations_back_and_delivers(
 def test_replay_fails_while_unreachable(
     emulator: Emulator, tmp_path: Path, outbox_path: Path
 ) -> None:
-    """Replay exits 1 when it cannot deliver, and the operations keep waiting."""
+    """
+    Replay exits 1 when it cannot deliver, and the operations keep waiting.
+    """
     argv = ["--endpoint", closed_port_url(), *CREDENTIALS, "--give-up-after", "0"]
     assert send([device_created("u1", "t1")], tmp_path, *argv) == 1
 
@@ -120,7 +130,9 @@ def test_replay_fails_while_unreachable(
 def test_replay_waits_its_turn(
     emulator: Emulator, outbox_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Replay refuses to deliver from an outbox another process is delivering from."""
+    """
+    Replay refuses to deliver from an outbox another process is delivering from.
+    """
     with Outbox(outbox_path) as holder:
         assert holder.claim()
 
@@ -142,7 +154,9 @@ def test_replay_waits_its_turn(
 def test_replay_needs_credentials(
     outbox_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Replay without credentials or endpoint is a usage problem, exit 2."""
+    """
+    Replay without credentials or endpoint is a usage problem, exit 2.
+    """
     Outbox(outbox_path).close()
 
     assert main(["outbox", "replay", str(outbox_path)]) == 2
@@ -153,7 +167,9 @@ def test_replay_needs_credentials(
 def test_a_missing_outbox_exits_2(
     action: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Naming an outbox that does not exist is an error, and none is created."""
+    """
+    Naming an outbox that does not exist is an error, and none is created.
+    """
     path = tmp_path / "nothing.sqlite3"
 
     status = main(
@@ -168,7 +184,9 @@ def test_a_missing_outbox_exits_2(
 def test_purge_deletes_dead_letters_then_waiting(
     outbox_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Purge removes dead letters; with --pending, the waiting operations too."""
+    """
+    Purge removes dead letters; with --pending, the waiting operations too.
+    """
     with Outbox(outbox_path) as outbox:
         outbox.append([(OperationKind.ENTITY, "person:id:1", b"{}")] * 3)
         outbox.settle(rejected=[(outbox.head(1)[0], "refused", 400)])

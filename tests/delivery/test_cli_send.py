@@ -61,7 +61,9 @@ def send(emulator: Emulator, tmp_path: Path, *argv: str) -> int:
 def test_without_credentials_it_uses_an_emulator(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With no credentials and no endpoint, the run goes to an emulator and says so."""
+    """
+    With no credentials and no endpoint, the run goes to an emulator and says so.
+    """
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
 
     status = main(["send", str(EXAMPLES / "messages.jsonl")])
@@ -79,7 +81,9 @@ def test_without_credentials_it_uses_an_emulator(
 def test_delivers_to_an_endpoint(
     emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Messages go to the endpoint; the summary counts them and the exit is 0."""
+    """
+    Messages go to the endpoint; the summary counts them and the exit is 0.
+    """
     path = write_lines(
         tmp_path / "in.jsonl",
         [device_created("u1", "tok-1"), device_created("u2", "tok-2")],
@@ -97,7 +101,9 @@ def test_delivers_to_an_endpoint(
 def test_credentials_come_from_the_environment(
     emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """CUSTOMERIO_* variables stand in for every delivery option."""
+    """
+    CUSTOMERIO_* variables stand in for every delivery option.
+    """
     monkeypatch.setenv("CUSTOMERIO_SITE_ID", DEFAULT_SITE_ID)
     monkeypatch.setenv("CUSTOMERIO_API_KEY", DEFAULT_API_KEY)
     monkeypatch.setenv("CUSTOMERIO_ENDPOINT", emulator.url)
@@ -113,7 +119,9 @@ def test_credentials_come_from_the_environment(
 def test_a_write_key_sends_through_pipelines(
     emulator: Emulator, tmp_path: Path
 ) -> None:
-    """--write-key sends the events to the Pipelines batch endpoint."""
+    """
+    --write-key sends the events to the Pipelines batch endpoint.
+    """
     path = write_lines(tmp_path / "in.jsonl", [device_created("u1", "tok-1")])
     argv = ["send", path, "--endpoint", emulator.url, "--write-key", DEFAULT_WRITE_KEY]
 
@@ -127,7 +135,9 @@ def test_a_write_key_sends_through_pipelines(
 def test_reads_a_batch_body_from_stdin(
     emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A Segment batch body on standard input is read like a file."""
+    """
+    A Segment batch body on standard input is read like a file.
+    """
     body = {"batch": [device_created("u1", "tok-1")]}
     monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(body)))
 
@@ -138,7 +148,9 @@ def test_reads_a_batch_body_from_stdin(
 def test_invalid_messages_make_it_fail(
     emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Invalid events are listed as dead letters, the rest sent, and the exit is 1."""
+    """
+    Invalid events are listed as dead letters, the rest sent, and the exit is 1.
+    """
     path = write_lines(
         tmp_path / "in.jsonl", [invalid_device("u1"), device_created("u1", "t")]
     )
@@ -155,7 +167,9 @@ def test_invalid_messages_make_it_fail(
 def test_a_broken_line_is_reported_and_the_rest_sent(
     emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A line that is not JSON is named, the others are delivered, and the exit is 1."""
+    """
+    A line that is not JSON is named, the others are delivered, and the exit is 1.
+    """
     path = tmp_path / "in.jsonl"
     path.write_text(json.dumps(device_created("u1", "t")) + "\n{not json\n")
 
@@ -169,7 +183,9 @@ def test_a_broken_line_is_reported_and_the_rest_sent(
 def test_an_unreadable_file_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A missing input file is a usage problem, exit 2."""
+    """
+    A missing input file is a usage problem, exit 2.
+    """
     status = main(["send", str(tmp_path / "missing.jsonl"), "--endpoint", "http://x"])
 
     assert status == 2
@@ -179,7 +195,9 @@ def test_an_unreadable_file_exits_2(
 def test_refused_credentials_exit_1_without_the_key(
     emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A refused key fails the run, and the output never shows the key."""
+    """
+    A refused key fails the run, and the output never shows the key.
+    """
     path = write_lines(tmp_path / "in.jsonl", [device_created("u1", "t")])
     secret = "sk-this-must-not-appear"
 
@@ -196,7 +214,9 @@ def test_refused_credentials_exit_1_without_the_key(
 def test_undelivered_operations_wait_for_a_replay(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """When Customer.io cannot be reached, the run exits 1 and names the replay."""
+    """
+    When Customer.io cannot be reached, the run exits 1 and names the replay.
+    """
     path = write_lines(tmp_path / "in.jsonl", [device_created("u1", "t")])
     outbox = tmp_path / "outbox.sqlite3"
 
@@ -217,7 +237,9 @@ class Terminal(io.StringIO):
 def test_progress_bar_only_on_a_terminal(
     terminal: bool, emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A long input shows a progress bar on a terminal, and none elsewhere."""
+    """
+    A long input shows a progress bar on a terminal, and none elsewhere.
+    """
     errors = Terminal() if terminal else io.StringIO()
     monkeypatch.setattr(sys, "stderr", errors)
     messages = [device_created(f"u{number}", f"t{number}") for number in range(250)]
@@ -229,7 +251,9 @@ def test_progress_bar_only_on_a_terminal(
 
 @pytest.mark.slow
 def test_faults_do_not_change_the_workspace(emulator: Emulator, tmp_path: Path) -> None:
-    """A run through failures and throttling leaves the workspace a clean run leaves."""
+    """
+    A run through failures and throttling leaves the workspace a clean run leaves.
+    """
     path = write_lines(tmp_path / "in.jsonl", shuffled_history(seed=5, count=30))
     assert send(emulator, tmp_path / "clean", path) == 0
     expected = workspace(emulator.state())
@@ -263,7 +287,9 @@ def wait_until(condition: Callable[[], bool], timeout: float) -> None:
 
 @pytest.mark.slow
 def test_a_killed_process_loses_nothing(emulator: Emulator, tmp_path: Path) -> None:
-    """After SIGKILL while Customer.io is unreachable, replay applies everything."""
+    """
+    After SIGKILL while Customer.io is unreachable, replay applies everything.
+    """
     messages = shuffled_history(seed=23, count=200)
     path = write_lines(tmp_path / "in.jsonl", messages)
     assert send(emulator, tmp_path / "clean-", path) == 0

@@ -99,7 +99,9 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
 
 
 def test_valid_events_reach_the_workspace(make: Factory, emulator: Emulator) -> None:
-    """Semantic events become operations that the workspace shows after flush()."""
+    """
+    Semantic events become operations that the workspace shows after flush().
+    """
     destination = make()
     destination.submit(device_created("u1", "tok-1"))
     destination.submit(delivery_metric("d-1", "opened"))
@@ -124,7 +126,9 @@ def test_valid_events_reach_the_workspace(make: Factory, emulator: Emulator) -> 
 
 
 def test_other_messages_send_nothing(make: Factory, emulator: Emulator) -> None:
-    """Identify calls and ordinary events produce no request at all."""
+    """
+    Identify calls and ordinary events produce no request at all.
+    """
     destination = make()
     destination.submit({"type": "identify", "userId": "u1", "traits": {}})
     destination.submit({"type": "track", "event": "Signed In", "userId": "u1"})
@@ -137,7 +141,9 @@ def test_other_messages_send_nothing(make: Factory, emulator: Emulator) -> None:
 
 
 def test_the_callers_message_is_left_alone(make: Factory) -> None:
-    """submit() copies the message; changing it afterwards changes nothing sent."""
+    """
+    submit() copies the message; changing it afterwards changes nothing sent.
+    """
     destination = make(flush_interval=60.0)
     message = device_created("u1", "tok-1")
     destination.submit(message)
@@ -160,7 +166,9 @@ def test_the_callers_message_is_left_alone(make: Factory) -> None:
 def test_retryable_failures_are_retried_until_delivered(
     faults: Faults, options: dict[str, Any], make: Factory, emulator: Emulator
 ) -> None:
-    """Each retryable class is retried, and the operation lands once it clears."""
+    """
+    Each retryable class is retried, and the operation lands once it clears.
+    """
     emulator.set_faults(faults)
     destination = make(**options)
     destination.submit(device_created("u1", "tok-1"))
@@ -177,7 +185,9 @@ def test_retryable_failures_are_retried_until_delivered(
 def test_207_dead_letters_only_the_listed_items(
     make: Factory, emulator: Emulator, tmp_path: Path, errors: Errors
 ) -> None:
-    """A 207 keeps the refused item as a dead letter; the others are applied."""
+    """
+    A 207 keeps the refused item as a dead letter; the others are applied.
+    """
     destination = make()
     for user, token in (("u1", "tok-1"), ("x" * 200, "tok-2"), ("u3", "tok-3")):
         destination.submit(device_created(user, token))
@@ -204,7 +214,9 @@ def test_401_is_not_retried_and_never_shows_the_key(
     errors: Errors,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Refused credentials dead-letter at once, and no message or log shows the key."""
+    """
+    Refused credentials dead-letter at once, and no message or log shows the key.
+    """
     caplog.set_level(logging.DEBUG, logger="cio_destination")
     secret = "sk-live-do-not-print-me"
     destination = make(api_key=secret)
@@ -228,7 +240,9 @@ def test_401_is_not_retried_and_never_shows_the_key(
 def test_a_refused_batch_is_halved_to_find_the_culprit(
     make: Factory, emulator: Emulator, tmp_path: Path
 ) -> None:
-    """A 400 for a whole batch dead-letters only the call to blame."""
+    """
+    A 400 for a whole batch dead-letters only the call to blame.
+    """
     destination = make(
         write_key=DEFAULT_WRITE_KEY, on_invalid="pass", flush_interval=60.0
     )
@@ -252,7 +266,9 @@ def test_a_refused_batch_is_halved_to_find_the_culprit(
 def test_oversize_operations_are_never_sent(
     make: Factory, emulator: Emulator, tmp_path: Path
 ) -> None:
-    """An operation over 32 KB is a dead letter with its reason, and no request goes."""
+    """
+    An operation over 32 KB is a dead letter with its reason, and no request goes.
+    """
     destination = make()
     destination.submit(person_event("User Suppressed", "a" * 40_000))
 
@@ -272,7 +288,9 @@ def test_invalid_events_are_reported_and_kept(
     errors: Errors,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """An invalid event is logged without personal data, counted, reported and kept."""
+    """
+    An invalid event is logged without personal data, counted, reported and kept.
+    """
     caplog.set_level(logging.WARNING, logger="cio_destination")
     destination = make()
     message = invalid_device("jane.doe@example.com")
@@ -298,7 +316,9 @@ def test_invalid_events_are_reported_and_kept(
 def test_pass_sends_invalid_events_through_pipelines(
     make: Factory, emulator: Emulator, tmp_path: Path
 ) -> None:
-    """With on_invalid="pass", an invalid event is sent; the API has the last word."""
+    """
+    With on_invalid="pass", an invalid event is sent; the API has the last word.
+    """
     destination = make(write_key=DEFAULT_WRITE_KEY, on_invalid="pass")
     destination.submit(invalid_device("u1"))
 
@@ -314,7 +334,9 @@ def test_pass_sends_invalid_events_through_pipelines(
 def test_pass_cannot_send_invalid_events_to_track(
     make: Factory, emulator: Emulator, tmp_path: Path
 ) -> None:
-    """With the Track transport, "pass" keeps the invalid event and says why."""
+    """
+    With the Track transport, "pass" keeps the invalid event and says why.
+    """
     destination = make(on_invalid="pass")
     destination.submit(invalid_device("u1"))
 
@@ -329,7 +351,9 @@ def test_pass_cannot_send_invalid_events_to_track(
 def test_raise_refuses_invalid_events_before_queueing(
     make: Factory, emulator: Emulator
 ) -> None:
-    """Strict mode raises every violation on the caller's thread and queues nothing."""
+    """
+    Strict mode raises every violation on the caller's thread and queues nothing.
+    """
     destination = make(on_invalid="raise")
 
     with pytest.raises(InvalidEventError) as caught:
@@ -348,7 +372,9 @@ def test_raise_refuses_invalid_events_before_queueing(
 def test_a_full_queue_drops_and_reports(
     make: Factory, errors: Errors, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A message beyond max_queue is dropped, counted, logged and reported."""
+    """
+    A message beyond max_queue is dropped, counted, logged and reported.
+    """
     caplog.set_level(logging.WARNING, logger="cio_destination")
     destination = make(max_queue=2, flush_interval=60.0, batch_size=1000)
     for number in range(3):
@@ -365,7 +391,9 @@ def test_a_full_queue_drops_and_reports(
 
 
 def test_an_in_memory_outbox_is_bounded(make: Factory, errors: Errors) -> None:
-    """Without durability, at most max_queue operations wait; the rest are reported."""
+    """
+    Without durability, at most max_queue operations wait; the rest are reported.
+    """
     destination = make(endpoint=closed_port_url(), outbox=":memory:", max_queue=3)
     for number in range(3):
         destination.submit(device_created("u1", f"tok-{number}"))
@@ -380,7 +408,9 @@ def test_an_in_memory_outbox_is_bounded(make: Factory, errors: Errors) -> None:
 
 
 def test_shutdown_drains_and_is_idempotent(make: Factory, emulator: Emulator) -> None:
-    """shutdown() delivers what waits; later calls and messages change nothing."""
+    """
+    shutdown() delivers what waits; later calls and messages change nothing.
+    """
     destination = make(flush_interval=60.0)
     destination.submit(device_created("u1", "tok-1"))
 
@@ -396,7 +426,9 @@ def test_shutdown_drains_and_is_idempotent(make: Factory, emulator: Emulator) ->
 def test_giving_up_keeps_operations_for_the_next_start(
     make: Factory, emulator: Emulator, tmp_path: Path, errors: Errors
 ) -> None:
-    """A spent retry budget leaves operations in the outbox; a restart delivers them."""
+    """
+    A spent retry budget leaves operations in the outbox; a restart delivers them.
+    """
     unreachable = make(endpoint=closed_port_url(), retry=RetryPolicy(give_up_after=0.0))
     for number in range(5):
         unreachable.submit(delivery_metric(f"d-{number}", "opened"))
@@ -416,7 +448,9 @@ def test_giving_up_keeps_operations_for_the_next_start(
 
 
 def test_flush_times_out_while_retrying(make: Factory) -> None:
-    """flush() returns False when its timeout ends before delivery."""
+    """
+    flush() returns False when its timeout ends before delivery.
+    """
     destination = make(endpoint=closed_port_url())
     destination.submit(device_created("u1", "tok-1"))
 
@@ -425,7 +459,9 @@ def test_flush_times_out_while_retrying(make: Factory) -> None:
 
 
 def test_order_survives_random_faults(make: Factory, emulator: Emulator) -> None:
-    """The workspace after a run through faults equals the one after a clean run."""
+    """
+    The workspace after a run through faults equals the one after a clean run.
+    """
     history = shuffled_history(seed=11, count=300)
     clean = make(batch_size=7, outbox=":memory:")
     for message in history:
@@ -447,7 +483,9 @@ def test_order_survives_random_faults(make: Factory, emulator: Emulator) -> None
 
 
 def test_threads_keep_their_own_order(make: Factory, emulator: Emulator) -> None:
-    """Messages from many threads all arrive, each thread's in its order."""
+    """
+    Messages from many threads all arrive, each thread's in its order.
+    """
     destination = make(outbox=":memory:")
 
     def send(thread: int) -> None:
@@ -471,7 +509,9 @@ def test_threads_keep_their_own_order(make: Factory, emulator: Emulator) -> None
 def test_a_failing_callback_is_contained(
     emulator: Emulator, quick: RetryPolicy, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """An on_error that raises is logged; delivery and the caller carry on."""
+    """
+    An on_error that raises is logged; delivery and the caller carry on.
+    """
 
     def explode(error: CioDestinationError, message: Any) -> None:
         raise RuntimeError("callback bug")
@@ -495,7 +535,9 @@ def test_a_failing_callback_is_contained(
 def test_a_callback_cannot_deadlock_on_flush(
     emulator: Emulator, quick: RetryPolicy
 ) -> None:
-    """flush() from on_error, on the sender's own thread, returns False at once."""
+    """
+    flush() from on_error, on the sender's own thread, returns False at once.
+    """
     answers: list[bool] = []
     destination = CustomerIODestination(
         retry=quick,
@@ -514,7 +556,9 @@ def test_a_callback_cannot_deadlock_on_flush(
 
 
 def test_counters_are_a_frozen_snapshot(make: Factory) -> None:
-    """The counters cannot be changed by their reader."""
+    """
+    The counters cannot be changed by their reader.
+    """
     counters = make().counters
 
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
@@ -531,13 +575,17 @@ def test_counters_are_a_frozen_snapshot(make: Factory) -> None:
     ids=["nothing", "no-api-key", "no-site-id"],
 )
 def test_missing_credentials_are_named(options: dict[str, Any], named: str) -> None:
-    """Without usable credentials, construction fails naming what is missing."""
+    """
+    Without usable credentials, construction fails naming what is missing.
+    """
     with pytest.raises(ConfigurationError, match=named):
         CustomerIODestination(outbox=":memory:", **options)
 
 
 def test_options_complete_given_settings(emulator: Emulator) -> None:
-    """Options beside settings replace its fields; unknown ones are refused."""
+    """
+    Options beside settings replace its fields; unknown ones are refused.
+    """
     settings = Settings(
         site_id="s", api_key="k", endpoint=emulator.url, outbox=":memory:"
     )
@@ -559,7 +607,9 @@ destination.submit({message!r})
 
 
 def test_exiting_the_interpreter_delivers(emulator: Emulator) -> None:
-    """A program that never calls shutdown() still delivers at exit."""
+    """
+    A program that never calls shutdown() still delivers at exit.
+    """
     script = _AT_EXIT.format(
         site_id=DEFAULT_SITE_ID,
         api_key=DEFAULT_API_KEY,

@@ -39,7 +39,9 @@ def subjects(box: Outbox) -> list[str]:
 
 
 def test_operations_come_out_in_the_order_they_went_in(outbox: Outbox) -> None:
-    """The outbox is first in, first out, across appends."""
+    """
+    The outbox is first in, first out, across appends.
+    """
     outbox.append(ops("a", "b"))
     outbox.append(ops("c"))
 
@@ -48,7 +50,9 @@ def test_operations_come_out_in_the_order_they_went_in(outbox: Outbox) -> None:
 
 
 def test_settle_removes_delivered_and_buries_rejected(outbox: Outbox) -> None:
-    """Settling deletes what was delivered and keeps what was refused, and why."""
+    """
+    Settling deletes what was delivered and keeps what was refused, and why.
+    """
     outbox.append(ops("a", "b", "c"))
     a, b, c = outbox.head(3)
 
@@ -66,7 +70,9 @@ def test_settle_removes_delivered_and_buries_rejected(outbox: Outbox) -> None:
 
 
 def test_dead_letters_can_be_written_with_operations(outbox: Outbox) -> None:
-    """An invalid message's dead letter is written beside the operations of others."""
+    """
+    An invalid message's dead letter is written beside the operations of others.
+    """
     letter = DeadLetter(kind=MESSAGE, body='{"event":"x"}', reason="invalid")
 
     outbox.append(ops("a"), [letter])
@@ -78,7 +84,9 @@ def test_dead_letters_can_be_written_with_operations(outbox: Outbox) -> None:
 
 
 def test_requeue_puts_refused_operations_back_in_their_places(outbox: Outbox) -> None:
-    """Requeued operations take their original place in line, ahead of later ones."""
+    """
+    Requeued operations take their original place in line, ahead of later ones.
+    """
     outbox.append(ops("a", "b", "c"))
     a, b, _ = outbox.head(3)
     outbox.settle(rejected=[(a, "401", 401), (b, "401", 401)])
@@ -96,7 +104,9 @@ def test_requeue_puts_refused_operations_back_in_their_places(outbox: Outbox) ->
 
 
 def test_purge(outbox: Outbox) -> None:
-    """Purge deletes dead letters, and waiting operations only when asked."""
+    """
+    Purge deletes dead letters, and waiting operations only when asked.
+    """
     outbox.append(ops("a", "b"))
     outbox.settle(rejected=[(outbox.head(1)[0], "bad", 400)])
 
@@ -107,14 +117,18 @@ def test_purge(outbox: Outbox) -> None:
 
 
 def test_pending_bytes_counts_encoded_bytes(outbox: Outbox) -> None:
-    """The byte tally counts UTF-8 bytes, not characters."""
+    """
+    The byte tally counts UTF-8 bytes, not characters.
+    """
     outbox.append([(ENTITY, "person:id:z", '"Zoë"'.encode())])
 
     assert outbox.pending_bytes() == len('"Zoë"'.encode())
 
 
 def test_listing_pages_through_everything(outbox: Outbox) -> None:
-    """Listing reads more rows than one page holds, in order."""
+    """
+    Listing reads more rows than one page holds, in order.
+    """
     names = [str(number) for number in range(1234)]
     outbox.append(ops(*names))
 
@@ -122,7 +136,9 @@ def test_listing_pages_through_everything(outbox: Outbox) -> None:
 
 
 def test_a_file_outlives_the_object(tmp_path: Path) -> None:
-    """What a closed outbox held is there when the file is opened again."""
+    """
+    What a closed outbox held is there when the file is opened again.
+    """
     path = tmp_path / "deep" / "folder" / "outbox.sqlite3"
     with Outbox(path) as first:
         first.append(ops("a"))
@@ -132,7 +148,9 @@ def test_a_file_outlives_the_object(tmp_path: Path) -> None:
 
 
 def test_the_file_is_in_wal_mode(tmp_path: Path) -> None:
-    """A durable outbox uses SQLite's write-ahead log."""
+    """
+    A durable outbox uses SQLite's write-ahead log.
+    """
     path = tmp_path / "outbox.sqlite3"
     Outbox(path).close()
 
@@ -142,7 +160,9 @@ def test_the_file_is_in_wal_mode(tmp_path: Path) -> None:
 
 
 def test_not_a_database_is_an_outbox_error(tmp_path: Path) -> None:
-    """A file that is not SQLite gives OutboxError naming the path."""
+    """
+    A file that is not SQLite gives OutboxError naming the path.
+    """
     path = tmp_path / "notes.txt"
     path.write_text("these are not the rows you are looking for\n" * 100)
 
@@ -152,7 +172,9 @@ def test_not_a_database_is_an_outbox_error(tmp_path: Path) -> None:
 
 
 def test_an_unusable_folder_is_an_outbox_error(tmp_path: Path) -> None:
-    """A path below a plain file cannot hold an outbox, and says so."""
+    """
+    A path below a plain file cannot hold an outbox, and says so.
+    """
     (tmp_path / "file").write_text("")
 
     with pytest.raises(OutboxError, match="cannot open outbox"):
@@ -160,7 +182,9 @@ def test_an_unusable_folder_is_an_outbox_error(tmp_path: Path) -> None:
 
 
 def test_an_unknown_format_version_is_refused(tmp_path: Path) -> None:
-    """An outbox written by a newer format is refused rather than misread."""
+    """
+    An outbox written by a newer format is refused rather than misread.
+    """
     path = tmp_path / "outbox.sqlite3"
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA user_version=99")
@@ -171,7 +195,9 @@ def test_an_unknown_format_version_is_refused(tmp_path: Path) -> None:
 
 
 def test_delivery_claim_is_exclusive(tmp_path: Path) -> None:
-    """Only one outbox object at a time may deliver from a file; closing frees it."""
+    """
+    Only one outbox object at a time may deliver from a file; closing frees it.
+    """
     path = tmp_path / "outbox.sqlite3"
     with Outbox(path) as first, Outbox(path) as second:
         assert first.claim()
@@ -182,7 +208,9 @@ def test_delivery_claim_is_exclusive(tmp_path: Path) -> None:
 
 
 def test_memory_outboxes_are_separate() -> None:
-    """Two in-memory outboxes share nothing and are always free to deliver."""
+    """
+    Two in-memory outboxes share nothing and are always free to deliver.
+    """
     with Outbox() as first, Outbox(":memory:") as second:
         first.append(ops("a"))
 
@@ -192,7 +220,9 @@ def test_memory_outboxes_are_separate() -> None:
 
 
 def test_threads_append_safely(outbox: Outbox) -> None:
-    """Appends from many threads all land, each thread's in its own order."""
+    """
+    Appends from many threads all land, each thread's in its own order.
+    """
 
     def append(thread: int) -> None:
         for number in range(50):
@@ -225,7 +255,9 @@ with Outbox(sys.argv[1]) as box:
 
 
 def test_processes_append_safely(tmp_path: Path) -> None:
-    """Another process appending to the same file at the same time loses nothing."""
+    """
+    Another process appending to the same file at the same time loses nothing.
+    """
     path = tmp_path / "outbox.sqlite3"
     with Outbox(path) as box:
         child = subprocess.Popen([sys.executable, "-c", _APPENDER, str(path)])
@@ -245,7 +277,9 @@ def test_processes_append_safely(tmp_path: Path) -> None:
 def test_default_path_depends_on_the_destination_not_the_key(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Each destination gets its own file under XDG_STATE_HOME, and no key shows."""
+    """
+    Each destination gets its own file under XDG_STATE_HOME, and no key shows.
+    """
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     us = default_path(Settings(site_id="site", api_key="secret-key"))
     eu = default_path(Settings(site_id="site", api_key="secret-key", region="eu"))

@@ -55,7 +55,9 @@ def pipelines(emulator: Emulator) -> Iterator[Transport]:
 
 
 def test_track_batch_is_delivered(track: Transport, emulator: Emulator) -> None:
-    """Entity operations go to /api/v2/batch with Basic site_id:api_key."""
+    """
+    Entity operations go to /api/v2/batch with Basic site_id:api_key.
+    """
     reply = track.post(ENTITY, encoded(DELETE, DELETE))
 
     assert (reply.status, reply.ok, dict(reply.rejected)) == (200, True, {})
@@ -63,7 +65,9 @@ def test_track_batch_is_delivered(track: Transport, emulator: Emulator) -> None:
 
 
 def test_metrics_go_to_v1(track: Transport, emulator: Emulator) -> None:
-    """A delivery metric goes alone to /api/v1/metrics."""
+    """
+    A delivery metric goes alone to /api/v1/metrics.
+    """
     reply = track.post(METRIC, encoded({"delivery_id": "d-1", "metric": "opened"}))
 
     assert reply.status == 200
@@ -71,7 +75,9 @@ def test_metrics_go_to_v1(track: Transport, emulator: Emulator) -> None:
 
 
 def test_pipelines_batch_is_delivered(pipelines: Transport, emulator: Emulator) -> None:
-    """Pipelines calls go to /v1/batch with the write key, in strict mode."""
+    """
+    Pipelines calls go to /v1/batch with the write key, in strict mode.
+    """
     call = {"type": "track", "event": "User Deleted", "userId": "1", "properties": {}}
 
     reply = pipelines.post(PIPELINES, encoded(call))
@@ -81,7 +87,9 @@ def test_pipelines_batch_is_delivered(pipelines: Transport, emulator: Emulator) 
 
 
 def test_strict_mode_makes_pipelines_errors_visible(pipelines: Transport) -> None:
-    """A bad call inside a Pipelines batch is answered 400, with the reason."""
+    """
+    A bad call inside a Pipelines batch is answered 400, with the reason.
+    """
     reply = pipelines.post(PIPELINES, encoded({"type": "track", "properties": {}}))
 
     assert reply.status == 400
@@ -89,7 +97,9 @@ def test_strict_mode_makes_pipelines_errors_visible(pipelines: Transport) -> Non
 
 
 def test_207_lists_the_refused_items(track: Transport) -> None:
-    """A 207 is a success whose refused items are mapped by batch index."""
+    """
+    A 207 is a success whose refused items are mapped by batch index.
+    """
     reply = track.post(ENTITY, encoded(DELETE, TWO_IDS, DELETE))
 
     assert (reply.status, reply.ok) == (207, True)
@@ -98,7 +108,9 @@ def test_207_lists_the_refused_items(track: Transport) -> None:
 
 
 def test_400_carries_the_reasons(track: Transport, emulator: Emulator) -> None:
-    """A refused request says why, taken from Customer.io's errors."""
+    """
+    A refused request says why, taken from Customer.io's errors.
+    """
     reply = track.post(METRIC, encoded({"metric": "opened"}))
 
     assert (reply.status, reply.ok) == (400, False)
@@ -108,7 +120,9 @@ def test_400_carries_the_reasons(track: Transport, emulator: Emulator) -> None:
 
 @pytest.mark.parametrize("kind", ["track", "pipelines"])
 def test_401_never_shows_the_key(kind: str, emulator: Emulator) -> None:
-    """Refused credentials are described without the key that was refused."""
+    """
+    Refused credentials are described without the key that was refused.
+    """
     secret = "sk-live-0123456789abcdef"
     settings = (
         Settings(site_id=DEFAULT_SITE_ID, api_key=secret, endpoint=emulator.url)
@@ -136,7 +150,9 @@ def test_401_never_shows_the_key(kind: str, emulator: Emulator) -> None:
 def test_faults_come_back_as_statuses(
     faults: Faults, status: set[int], track: Transport, emulator: Emulator
 ) -> None:
-    """Server errors and throttling come back as their status, to be retried."""
+    """
+    Server errors and throttling come back as their status, to be retried.
+    """
     emulator.set_faults(faults)
 
     reply = track.post(ENTITY, encoded(DELETE))
@@ -146,7 +162,9 @@ def test_faults_come_back_as_statuses(
 
 
 def test_retry_after_is_read(track: Transport, emulator: Emulator) -> None:
-    """A 429's Retry-After header is read into seconds."""
+    """
+    A 429's Retry-After header is read into seconds.
+    """
     emulator.set_faults(Faults(throttle_rate=1.0, retry_after=7))
 
     assert track.post(ENTITY, encoded(DELETE)).retry_after == 7.0
@@ -155,7 +173,9 @@ def test_retry_after_is_read(track: Transport, emulator: Emulator) -> None:
 def test_a_dropped_connection_has_no_status(
     track: Transport, emulator: Emulator
 ) -> None:
-    """A connection closed without an answer is a reply without a status."""
+    """
+    A connection closed without an answer is a reply without a status.
+    """
     emulator.set_faults(Faults(drop_rate=1.0))
 
     reply = track.post(ENTITY, encoded(DELETE))
@@ -165,7 +185,9 @@ def test_a_dropped_connection_has_no_status(
 
 
 def test_a_timeout_has_no_status(emulator: Emulator) -> None:
-    """An answer slower than the timeout is a reply without a status."""
+    """
+    An answer slower than the timeout is a reply without a status.
+    """
     emulator.set_faults(Faults(latency_ms=500))
     settings = Settings(
         site_id=DEFAULT_SITE_ID, api_key=DEFAULT_API_KEY, endpoint=emulator.url
@@ -181,7 +203,9 @@ def test_a_timeout_has_no_status(emulator: Emulator) -> None:
 
 
 def test_nobody_listening_has_no_status() -> None:
-    """A refused connection is a reply without a status, not an exception."""
+    """
+    A refused connection is a reply without a status, not an exception.
+    """
     settings = Settings(site_id="s", api_key="k", endpoint=closed_port_url())
     transport = Transport(settings)
     try:
@@ -196,7 +220,9 @@ def test_nobody_listening_has_no_status() -> None:
     "endpoint", ["ftp://example.com", "127.0.0.1:8080", "http://"], ids=str
 )
 def test_endpoint_must_be_an_http_url(endpoint: str) -> None:
-    """An endpoint that is not an http(s) URL with a host is a configuration error."""
+    """
+    An endpoint that is not an http(s) URL with a host is a configuration error.
+    """
     with pytest.raises(ConfigurationError, match="endpoint"):
         Transport(Settings(site_id="s", api_key="k", endpoint=endpoint))
 
@@ -206,7 +232,9 @@ def test_endpoint_must_be_an_http_url(endpoint: str) -> None:
     [("us", "https://track.customer.io"), ("eu", "https://track-eu.customer.io")],
 )
 def test_regions_pick_the_host(region: Region, host: str) -> None:
-    """Without an endpoint, the region picks Customer.io's host."""
+    """
+    Without an endpoint, the region picks Customer.io's host.
+    """
     transport = Transport(Settings(site_id="s", api_key="k", region=region))
     transport.close()
 

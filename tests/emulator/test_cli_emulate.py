@@ -21,7 +21,9 @@ COMMAND = [sys.executable, "-m", "cio_destination._cli", "emulate"]
     "stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"]
 )
 def test_serves_until_signalled(stop: signal.Signals) -> None:
-    """It prints its URL first, answers requests, and exits 0 on SIGTERM or SIGINT."""
+    """
+    It prints its URL first, answers requests, and exits 0 on SIGTERM or SIGINT.
+    """
     arguments = [
         *COMMAND,
         "--port",
@@ -69,7 +71,9 @@ def test_serves_until_signalled(stop: signal.Signals) -> None:
 def test_bad_settings_exit_with_a_message(
     arguments: list[str], status: int, message: str
 ) -> None:
-    """Bad fault settings exit 2 and an address it cannot take exits 1, saying why."""
+    """
+    Bad fault settings exit 2 and an address it cannot take exits 1, saying why.
+    """
     completed = subprocess.run(
         [*COMMAND, "--port", "0", *arguments],
         capture_output=True,

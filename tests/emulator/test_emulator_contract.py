@@ -42,7 +42,9 @@ def _registry() -> referencing.Registry[Any]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_each_schema_is_valid_and_its_examples_pass(name: str) -> None:
-    """Every bundled Track schema is valid Draft 2020-12 and accepts its examples."""
+    """
+    Every bundled Track schema is valid Draft 2020-12 and accepts its examples.
+    """
     schema = _load(name)
     Draft202012Validator.check_schema(schema)
     validator = Draft202012Validator(schema, registry=_registry())
@@ -54,7 +56,9 @@ def test_each_schema_is_valid_and_its_examples_pass(name: str) -> None:
 
 
 def test_the_whole_entity_schema_agrees_with_the_dispatch() -> None:
-    """entity.json used whole, as other tools would, accepts each valid operation."""
+    """
+    entity.json used whole, as other tools would, accepts each valid operation.
+    """
     validator = Draft202012Validator(_load("entity"), registry=_registry())
 
     for operation in VALID_OPERATIONS.values():
@@ -65,7 +69,9 @@ def test_the_whole_entity_schema_agrees_with_the_dispatch() -> None:
 
 
 def test_every_action_of_the_matrix_has_a_valid_example() -> None:
-    """The shared valid operations cover the whole action matrix."""
+    """
+    The shared valid operations cover the whole action matrix.
+    """
     covered = {(op["type"], op["action"]) for op in VALID_OPERATIONS.values()}
 
     matrix = {
@@ -103,7 +109,9 @@ def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 
 def _near(value: Any) -> st.SearchStrategy[Any]:
-    """Values close to ``value`` that often cross one rule of the contract."""
+    """
+    Values close to ``value`` that often cross one rule of the contract.
+    """
     if isinstance(value, bool):
         return st.sampled_from([not value, 1, "true", None])
     if isinstance(value, int):
@@ -119,7 +127,9 @@ def _near(value: Any) -> st.SearchStrategy[Any]:
 
 @st.composite
 def mutated_operations(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
-    """A valid operation's schema name, and the operation with one value changed."""
+    """
+    A valid operation's schema name, and the operation with one value changed.
+    """
     original = draw(st.sampled_from(list(VALID_OPERATIONS.values())))
     name = f"{original['type']}_{original['action']}"
     operation = copy.deepcopy(original)
@@ -146,7 +156,9 @@ def mutated_operations(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
 def test_the_compiled_check_agrees_with_jsonschema(
     case: tuple[str, dict[str, Any]],
 ) -> None:
-    """On near-valid operations the fast check and jsonschema give the same verdict."""
+    """
+    On near-valid operations the fast check and jsonschema give the same verdict.
+    """
     name, operation = case
     checker = _contract._operation_checkers()[name]
 
@@ -154,7 +166,9 @@ def test_the_compiled_check_agrees_with_jsonschema(
 
 
 def test_the_emulator_shares_no_code_with_the_translation() -> None:
-    """No emulator module imports the core, the catalogue or the translation."""
+    """
+    No emulator module imports the core, the catalogue or the translation.
+    """
     forbidden = {"_core", "_catalogue", "_translate", "_normalize", "_validate"}
     folder = resources.files(cio_destination.emulator)
     imported: set[str] = set()

@@ -43,7 +43,9 @@ REQUESTS = 400
     ],
 )
 def test_bad_settings_are_refused(settings: dict[str, Any]) -> None:
-    """Faults refuses rates outside 0..1, sums over 1 and negative durations."""
+    """
+    Faults refuses rates outside 0..1, sums over 1 and negative durations.
+    """
     with pytest.raises(ConfigurationError) as caught:
         Faults(**settings)
 
@@ -51,14 +53,18 @@ def test_bad_settings_are_refused(settings: dict[str, Any]) -> None:
 
 
 def test_rates_may_add_up_to_exactly_one() -> None:
-    """Rates whose float sum lands a hair over 1 are still accepted."""
+    """
+    Rates whose float sum lands a hair over 1 are still accepted.
+    """
     faults = Faults(fail_rate=0.33, throttle_rate=0.56, drop_rate=0.11)
 
     assert faults.fail_rate + faults.throttle_rate + faults.drop_rate > 1.0
 
 
 def test_faults_round_trip_through_json() -> None:
-    """Faults read from JSON equal the original and reject unknown fields."""
+    """
+    Faults read from JSON equal the original and reject unknown fields.
+    """
     faults = Faults(
         fail_rate=0.1, throttle_rate=0.2, retry_after=3, latency_ms=5, seed=9
     )
@@ -81,7 +87,9 @@ def _statuses(client: Client, count: int) -> list[int | str]:
 
 
 def test_rates_hold_over_many_requests(track: Client, emulator: Emulator) -> None:
-    """Over 400 seeded requests each fault comes at about its rate."""
+    """
+    Over 400 seeded requests each fault comes at about its rate.
+    """
     emulator.set_faults(
         Faults(fail_rate=0.2, throttle_rate=0.15, drop_rate=0.1, retry_after=4, seed=7)
     )
@@ -103,7 +111,9 @@ def test_rates_hold_over_many_requests(track: Client, emulator: Emulator) -> Non
 def test_throttle_sends_retry_after_and_changes_nothing(
     track: Client, emulator: Emulator
 ) -> None:
-    """A throttled request gets 429 with Retry-After and leaves the workspace alone."""
+    """
+    A throttled request gets 429 with Retry-After and leaves the workspace alone.
+    """
     emulator.set_faults(Faults(throttle_rate=1.0, retry_after=3))
 
     response = track.entity(person("identify"))
@@ -116,7 +126,9 @@ def test_throttle_sends_retry_after_and_changes_nothing(
 def test_a_drop_closes_the_connection_unanswered(
     track: Client, emulator: Emulator
 ) -> None:
-    """A dropped request fails at the client with a connection error; the next works."""
+    """
+    A dropped request fails at the client with a connection error; the next works.
+    """
     emulator.set_faults(Faults(drop_rate=1.0))
     with pytest.raises(requests.ConnectionError):
         track.entity(person("identify"))
@@ -130,7 +142,9 @@ def test_a_drop_closes_the_connection_unanswered(
 
 
 def test_the_same_seed_gives_the_same_draws(track: Client, emulator: Emulator) -> None:
-    """Setting the same seeded faults again replays the same fates."""
+    """
+    Setting the same seeded faults again replays the same fates.
+    """
     faults = Faults(fail_rate=0.3, throttle_rate=0.3, seed=11)
     emulator.set_faults(faults)
     first = _statuses(track, 40)
@@ -143,7 +157,9 @@ def test_the_same_seed_gives_the_same_draws(track: Client, emulator: Emulator) -
 
 
 def test_faults_over_http(track: Client, emulator: Emulator) -> None:
-    """POST /_emulator/faults sets the faults; bad settings get 400, change nothing."""
+    """
+    POST /_emulator/faults sets the faults; bad settings get 400, change nothing.
+    """
     settings = {"latency_ms": 2, "fail_rate": 0.1, "seed": 5}
 
     changed = track.post("/_emulator/faults", settings)
@@ -162,7 +178,9 @@ def test_faults_over_http(track: Client, emulator: Emulator) -> None:
 
 
 def test_control_paths_see_no_faults(track: Client, emulator: Emulator) -> None:
-    """State and reset answer even when every API request fails, and are not counted."""
+    """
+    State and reset answer even when every API request fails, and are not counted.
+    """
     emulator.set_faults(Faults(fail_rate=1.0))
 
     assert track.get("/_emulator/state").status_code == 200
@@ -189,7 +207,9 @@ def _deliver(client: Client, batches: list[list[dict[str, Any]]]) -> int:
 def test_retried_run_under_faults_equals_a_clean_run(
     track: Client, emulator: Emulator
 ) -> None:
-    """Retrying through random faults leaves the same workspace as a clean run."""
+    """
+    Retrying through random faults leaves the same workspace as a clean run.
+    """
     operations = []
     for index in range(60):
         who = {"id": f"u{index % 7}"}

@@ -38,7 +38,9 @@ def track_call(event: str, **fields: Any) -> dict[str, Any]:
 def test_unauthenticated_is_200_but_ignored(
     emulator: Emulator, auth: tuple[str, str] | None
 ) -> None:
-    """Without the write key: 200 (401 if strict), and nothing is applied."""
+    """
+    Without the write key: 200 (401 if strict), and nothing is applied.
+    """
     url = emulator.url + "/v1/identify"
     body = {"userId": "42", "traits": {"plan": "pro"}}
 
@@ -51,7 +53,9 @@ def test_unauthenticated_is_200_but_ignored(
 
 
 def test_write_key_in_the_body_authenticates(emulator: Emulator) -> None:
-    """A writeKey in the body, as segment-analytics-python sends it, is accepted."""
+    """
+    A writeKey in the body, as segment-analytics-python sends it, is accepted.
+    """
     body = {
         "writeKey": DEFAULT_WRITE_KEY,
         "batch": [{"type": "identify", "userId": "42", "traits": {"plan": "pro"}}],
@@ -92,7 +96,9 @@ INVALID = {
 def test_invalid_is_200_permissive_and_400_strict(
     pipelines: Client, emulator: Emulator, message: Any
 ) -> None:
-    """An unusable call gets 200 and is dropped, or 400 with meta.errors if strict."""
+    """
+    An unusable call gets 200 and is dropped, or 400 with meta.errors if strict.
+    """
     raw = (
         message
         if isinstance(message, bytes)
@@ -119,7 +125,9 @@ def test_invalid_is_200_permissive_and_400_strict(
 def test_strict_batch_with_one_bad_call_changes_nothing(
     pipelines: Client, emulator: Emulator
 ) -> None:
-    """Strict mode refuses a whole batch with one bad call; permissive drops only it."""
+    """
+    Strict mode refuses a whole batch with one bad call; permissive drops only it.
+    """
     body = {
         "batch": [
             {"type": "identify", "userId": "42", "traits": {"a": 1}},
@@ -140,7 +148,9 @@ def test_strict_batch_with_one_bad_call_changes_nothing(
 
 
 def test_oversize_calls_are_dropped(pipelines: Client, emulator: Emulator) -> None:
-    """A call of 32 KiB or more answers 200 but does not go through (400 if strict)."""
+    """
+    A call of 32 KiB or more answers 200 but does not go through (400 if strict).
+    """
     big = track_call("Big", properties={"blob": "x" * 33 * 1024})
 
     permissive = pipelines.post("/v1/track", big)
@@ -156,7 +166,9 @@ def test_oversize_calls_are_dropped(pipelines: Client, emulator: Emulator) -> No
 
 
 def test_gzip_bodies_are_read(pipelines: Client, emulator: Emulator) -> None:
-    """A gzip-encoded batch, as segment's client can send, is applied."""
+    """
+    A gzip-encoded batch, as segment's client can send, is applied.
+    """
     raw = gzip.compress(
         json.dumps({"batch": [{"type": "identify", "userId": "42"}]}).encode()
     )
@@ -176,7 +188,9 @@ def test_gzip_bodies_are_read(pipelines: Client, emulator: Emulator) -> None:
 
 
 def test_identify_track_page_screen(pipelines: Client, emulator: Emulator) -> None:
-    """identify sets attributes; track, page and screen record events."""
+    """
+    identify sets attributes; track, page and screen record events.
+    """
     calls = [
         (
             "/v1/identify",
@@ -231,7 +245,9 @@ def test_identify_track_page_screen(pipelines: Client, emulator: Emulator) -> No
 def test_email_user_id_names_the_person_by_email(
     pipelines: Client, emulator: Emulator
 ) -> None:
-    """A userId that is an email address identifies the person by email."""
+    """
+    A userId that is an email address identifies the person by email.
+    """
     pipelines.post("/v1/identify", {"userId": "Jane@Example.com", "traits": {"a": 1}})
 
     assert list(emulator.state()["people"]) == ["email:jane@example.com"]
@@ -240,7 +256,9 @@ def test_email_user_id_names_the_person_by_email(
 def test_group_makes_an_object_and_a_relationship(
     pipelines: Client, emulator: Emulator
 ) -> None:
-    """group creates the object (type 1 by default) and relates the person."""
+    """
+    group creates the object (type 1 by default) and relates the person.
+    """
     pipelines.post(
         "/v1/group",
         {
@@ -269,7 +287,9 @@ def test_group_makes_an_object_and_a_relationship(
 
 
 def test_alias_merges_the_previous_id(pipelines: Client, emulator: Emulator) -> None:
-    """alias folds the person under previousId into the one under userId."""
+    """
+    alias folds the person under previousId into the one under userId.
+    """
     pipelines.post("/v1/identify", {"userId": "old", "traits": {"a": 1}})
     pipelines.post("/v1/identify", {"userId": "42", "traits": {"b": 2}})
 
@@ -283,7 +303,9 @@ def test_alias_merges_the_previous_id(pipelines: Client, emulator: Emulator) -> 
 def test_batch_context_applies_to_every_call(
     pipelines: Client, emulator: Emulator
 ) -> None:
-    """A batch-level context reaches each call, here the device of a semantic event."""
+    """
+    A batch-level context reaches each call, here the device of a semantic event.
+    """
     response = pipelines.post(
         "/v1/batch",
         {
@@ -452,7 +474,9 @@ SEMANTIC = {
 def test_semantic_event_acts_on_the_workspace(
     track: Client, pipelines: Client, emulator: Emulator, message: Any, check: Any
 ) -> None:
-    """Each semantic event sent to /v1/track acts on the workspace as documented."""
+    """
+    Each semantic event sent to /v1/track acts on the workspace as documented.
+    """
     assert track.batch(*SETUP).status_code == 200
 
     response = pipelines.post("/v1/track", message, headers=STRICT)
@@ -513,7 +537,9 @@ SEMANTIC_INVALID = {
 def test_unusable_semantic_event_changes_nothing(
     track: Client, pipelines: Client, emulator: Emulator, message: Any
 ) -> None:
-    """A semantic event missing what it needs is dropped (400 in strict mode)."""
+    """
+    A semantic event missing what it needs is dropped (400 in strict mode).
+    """
     track.batch(*SETUP)
     before = emulator.state()
 
@@ -530,7 +556,9 @@ def test_unusable_semantic_event_changes_nothing(
 def test_suppressed_user_is_not_recreated_by_pipelines(
     pipelines: Client, emulator: Emulator
 ) -> None:
-    """After User Suppressed, identify and track are ignored until User Unsuppressed."""
+    """
+    After User Suppressed, identify and track are ignored until User Unsuppressed.
+    """
     pipelines.post("/v1/identify", {"userId": "42", "traits": {"plan": "pro"}})
     pipelines.post("/v1/track", track_call("User Suppressed"))
     pipelines.post("/v1/identify", {"userId": "42", "traits": {"plan": "free"}})
@@ -550,7 +578,9 @@ def test_suppressed_user_is_not_recreated_by_pipelines(
 
 
 def test_the_segment_client_reaches_the_emulator(emulator: Emulator) -> None:
-    """segment-analytics-python, pointed at the emulator, delivers a semantic event."""
+    """
+    segment-analytics-python, pointed at the emulator, delivers a semantic event.
+    """
     client = SegmentClient(DEFAULT_WRITE_KEY, host=emulator.url, sync_mode=True)
     client.identify("42", {"plan": "pro"})
     client.track(

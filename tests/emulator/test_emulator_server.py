@@ -38,7 +38,9 @@ def _auth_header() -> dict[str, str]:
 
 
 def test_lifecycle_starts_and_stops_cleanly() -> None:
-    """The context manager serves on a free local port and leaves no thread behind."""
+    """
+    The context manager serves on a free local port and leaves no thread behind.
+    """
     before = set(threading.enumerate())
     emulator = Emulator(api_key="a-secret-key", faults=Faults(seed=1))
 
@@ -60,7 +62,9 @@ def test_lifecycle_starts_and_stops_cleanly() -> None:
 
 
 def test_stop_closes_idle_keep_alive_connections() -> None:
-    """Stopping while clients hold idle keep-alive connections closes them."""
+    """
+    Stopping while clients hold idle keep-alive connections closes them.
+    """
     before = set(threading.enumerate())
     sessions = [requests.Session() for _ in range(3)]
     with Emulator() as emulator:
@@ -74,7 +78,9 @@ def test_stop_closes_idle_keep_alive_connections() -> None:
 
 
 def test_a_taken_port_is_reported() -> None:
-    """Starting on a port already in use raises CioDestinationError."""
+    """
+    Starting on a port already in use raises CioDestinationError.
+    """
     with Emulator() as first:
         port = urlsplit(first.url).port or 0
         second = Emulator(port=port)
@@ -86,7 +92,9 @@ def test_a_taken_port_is_reported() -> None:
 
 
 def test_keep_alive_serves_many_requests_on_one_connection(emulator: Emulator) -> None:
-    """HTTP/1.1 keep-alive: several requests go over one open connection."""
+    """
+    HTTP/1.1 keep-alive: several requests go over one open connection.
+    """
     connection = _connection(emulator)
     body = json.dumps(person("identify")).encode()
     try:
@@ -109,7 +117,9 @@ def test_keep_alive_serves_many_requests_on_one_connection(emulator: Emulator) -
 
 
 def test_chunked_bodies_are_read(track: Client, emulator: Emulator) -> None:
-    """A body sent with chunked transfer encoding is read whole."""
+    """
+    A body sent with chunked transfer encoding is read whole.
+    """
     text = json.dumps({"batch": [person("identify"), person("event", name="e")]})
     pieces = iter([text[:10].encode(), text[10:].encode()])
 
@@ -125,7 +135,9 @@ def test_chunked_bodies_are_read(track: Client, emulator: Emulator) -> None:
 
 
 def test_an_absurd_length_is_refused_unread(emulator: Emulator) -> None:
-    """A declared body over 8 MiB gets 413 and the connection is closed."""
+    """
+    A declared body over 8 MiB gets 413 and the connection is closed.
+    """
     connection = _connection(emulator)
     try:
         connection.putrequest("POST", "/api/v2/batch")
@@ -141,7 +153,9 @@ def test_an_absurd_length_is_refused_unread(emulator: Emulator) -> None:
 
 
 def test_concurrent_clients_are_all_applied(emulator: Emulator) -> None:
-    """Eight threads with their own sessions have every request applied."""
+    """
+    Eight threads with their own sessions have every request applied.
+    """
     failures: list[int] = []
 
     def client(number: int) -> None:
@@ -172,7 +186,9 @@ def test_concurrent_clients_are_all_applied(emulator: Emulator) -> None:
 
 
 def test_state_and_reset_over_http(track: Client, emulator: Emulator) -> None:
-    """GET /_emulator/state equals state(); POST /_emulator/reset empties it."""
+    """
+    GET /_emulator/state equals state(); POST /_emulator/reset empties it.
+    """
     track.entity(person("identify", attributes={"plan": "pro"}))
 
     over_http = track.get("/_emulator/state").json()
@@ -203,7 +219,9 @@ def test_state_and_reset_over_http(track: Client, emulator: Emulator) -> None:
 
 
 def test_custom_credentials(emulator: Emulator) -> None:
-    """An emulator built with other credentials takes those and refuses the defaults."""
+    """
+    An emulator built with other credentials takes those and refuses the defaults.
+    """
     with Emulator(site_id="s", api_key="k", write_key="w") as custom:
         ok = requests.post(
             custom.url + "/api/v2/entity",

@@ -16,7 +16,9 @@ from cio_destination.emulator import DEFAULT_API_KEY, DEFAULT_SITE_ID, Emulator
 
 
 def test_entity_applies_an_identify(track: Client, emulator: Emulator) -> None:
-    """A valid entity request answers 200 {} and creates the person."""
+    """
+    A valid entity request answers 200 {} and creates the person.
+    """
     response = track.entity(person("identify", attributes={"plan": "pro"}))
 
     assert (response.status_code, response.json()) == (200, {})
@@ -46,7 +48,9 @@ def test_entity_applies_an_identify(track: Client, emulator: Emulator) -> None:
 def test_bad_credentials_get_401_and_change_nothing(
     emulator: Emulator, auth: Any, method: str, path: str, body: Any
 ) -> None:
-    """Track requests without the site id and API key are refused with 401."""
+    """
+    Track requests without the site id and API key are refused with 401.
+    """
     response = requests.request(
         method, emulator.url + path, json=body, auth=auth, timeout=10
     )
@@ -58,7 +62,9 @@ def test_bad_credentials_get_401_and_change_nothing(
 
 
 def test_v2_401_has_the_errors_shape(emulator: Emulator) -> None:
-    """A v2 401 names the authorization as the field at fault."""
+    """
+    A v2 401 names the authorization as the field at fault.
+    """
     response = requests.post(
         emulator.url + "/api/v2/entity", json=person("identify"), timeout=10
     )
@@ -69,7 +75,9 @@ def test_v2_401_has_the_errors_shape(emulator: Emulator) -> None:
 
 
 def test_metrics_need_no_credentials_but_refuse_wrong_ones(emulator: Emulator) -> None:
-    """/api/v1/metrics takes anonymous requests, as documented, but not a wrong key."""
+    """
+    /api/v1/metrics takes anonymous requests, as documented, but not a wrong key.
+    """
     body = {"delivery_id": "d-1", "metric": "opened"}
     anonymous = requests.post(emulator.url + "/api/v1/metrics", json=body, timeout=10)
     wrong = requests.post(
@@ -85,7 +93,9 @@ def test_metrics_need_no_credentials_but_refuse_wrong_ones(emulator: Emulator) -
 
 
 def test_region_names_the_emulator(track: Client, emulator: Emulator) -> None:
-    """The region endpoint answers with the emulator's own URL."""
+    """
+    The region endpoint answers with the emulator's own URL.
+    """
     response = track.get("/api/v1/accounts/region")
 
     assert response.status_code == 200
@@ -93,7 +103,9 @@ def test_region_names_the_emulator(track: Client, emulator: Emulator) -> None:
 
 
 def test_unknown_path_and_wrong_method(track: Client, emulator: Emulator) -> None:
-    """An unknown path answers 404 and a known one with the wrong method 405."""
+    """
+    An unknown path answers 404 and a known one with the wrong method 405.
+    """
     missing = track.post("/api/v3/entity", {})
     wrong_method = track.get("/api/v2/batch")
 
@@ -112,7 +124,9 @@ def test_unknown_path_and_wrong_method(track: Client, emulator: Emulator) -> Non
 def test_every_action_of_the_matrix_is_accepted(
     track: Client, operation: dict[str, Any]
 ) -> None:
-    """Each type and action pair of the contract, well formed, answers 200 {}."""
+    """
+    Each type and action pair of the contract, well formed, answers 200 {}.
+    """
     response = track.entity(operation)
 
     assert (response.status_code, response.json()) == (200, {})
@@ -290,7 +304,9 @@ def test_a_contract_breach_gets_400_naming_the_field(
     field: str,
     reason: str,
 ) -> None:
-    """An invalid entity answers 400 naming the field and rule, and does nothing."""
+    """
+    An invalid entity answers 400 naming the field and rule, and does nothing.
+    """
     response = track.entity(operation)
 
     assert response.status_code == 400
@@ -305,7 +321,9 @@ def test_a_contract_breach_gets_400_naming_the_field(
 
 
 def test_the_limits_allow_their_exact_size(track: Client) -> None:
-    """Values exactly at the byte limits are accepted."""
+    """
+    Values exactly at the byte limits are accepted.
+    """
     response = track.entity(
         person(
             "identify",
@@ -329,7 +347,9 @@ def test_the_limits_allow_their_exact_size(track: Client) -> None:
     ids=["not-json", "array", "empty-batch", "batch-object", "no-batch"],
 )
 def test_a_malformed_batch_gets_400(track: Client, raw: bytes, reason: str) -> None:
-    """A batch malformed as a whole answers 400 without batch_index."""
+    """
+    A batch malformed as a whole answers 400 without batch_index.
+    """
     response = track.session.post(
         track.url + "/api/v2/batch",
         data=raw,
@@ -344,7 +364,9 @@ def test_a_malformed_batch_gets_400(track: Client, raw: bytes, reason: str) -> N
 
 
 def test_entity_of_32_kib_is_refused(track: Client, emulator: Emulator) -> None:
-    """An entity request of 32 KiB or more answers 400 with a limit error."""
+    """
+    An entity request of 32 KiB or more answers 400 with a limit error.
+    """
     operation = person("event", name="big", attributes={"blob": _big(32 * 1024)})
 
     response = track.entity(operation)
@@ -355,7 +377,9 @@ def test_entity_of_32_kib_is_refused(track: Client, emulator: Emulator) -> None:
 
 
 def test_batch_of_500_kib_is_refused_whole(track: Client, emulator: Emulator) -> None:
-    """A batch body of 500 KiB or more answers 400 and applies nothing."""
+    """
+    A batch body of 500 KiB or more answers 400 and applies nothing.
+    """
     operations = [
         person("event", {"id": f"p{i}"}, name="e", attributes={"blob": _big(20_000)})
         for i in range(26)
@@ -369,7 +393,9 @@ def test_batch_of_500_kib_is_refused_whole(track: Client, emulator: Emulator) ->
 
 
 def test_batch_item_over_32_kib_is_named(track: Client, emulator: Emulator) -> None:
-    """An item over 32 KiB gets a 207 error at its index; the others are applied."""
+    """
+    An item over 32 KiB gets a 207 error at its index; the others are applied.
+    """
     small = person("event", name="small")
     large = person("event", name="large", attributes={"blob": _big(33 * 1024)})
 
@@ -382,7 +408,9 @@ def test_batch_item_over_32_kib_is_named(track: Client, emulator: Emulator) -> N
 
 
 def test_500_operations_with_one_bad_item(track: Client, emulator: Emulator) -> None:
-    """A 500-operation batch with one bad item gets a 207 naming it; 499 are applied."""
+    """
+    A 500-operation batch with one bad item gets a 207 naming it; 499 are applied.
+    """
     operations = [
         person("identify", {"id": f"user-{i}"}, attributes={"n": i}) for i in range(500)
     ]
@@ -402,7 +430,9 @@ def test_500_operations_with_one_bad_item(track: Client, emulator: Emulator) -> 
 
 
 def test_a_valid_batch_answers_200(track: Client, emulator: Emulator) -> None:
-    """A batch of valid mixed operations answers 200 {} and applies them in order."""
+    """
+    A batch of valid mixed operations answers 200 {} and applies them in order.
+    """
     response = track.batch(
         person("identify", attributes={"plan": "free"}),
         obj("identify", attributes={"name": "Acme"}),
@@ -424,7 +454,9 @@ def test_a_valid_batch_answers_200(track: Client, emulator: Emulator) -> None:
 def test_identify_merges_attributes_and_removes_null_and_empty(
     track: Client, emulator: Emulator
 ) -> None:
-    """Later identifies update attributes; null and "" remove them."""
+    """
+    Later identifies update attributes; null and "" remove them.
+    """
     track.batch(
         person("identify", attributes={"a": 1, "b": 2, "c": 3}),
         person("identify", attributes={"a": 10, "b": None, "c": ""}),
@@ -434,7 +466,9 @@ def test_identify_merges_attributes_and_removes_null_and_empty(
 
 
 def test_update_only_identify_creates_no_one(track: Client, emulator: Emulator) -> None:
-    """attributes._update true updates someone who exists and creates no one."""
+    """
+    attributes._update true updates someone who exists and creates no one.
+    """
     track.batch(
         person("identify", {"id": "new"}, attributes={"_update": True, "a": 1}),
         person("identify", attributes={"a": 1}),
@@ -449,7 +483,9 @@ def test_update_only_identify_creates_no_one(track: Client, emulator: Emulator) 
 def test_email_attribute_becomes_an_identifier(
     track: Client, emulator: Emulator
 ) -> None:
-    """An email attribute lets later operations name the person by any-case email."""
+    """
+    An email attribute lets later operations name the person by any-case email.
+    """
     track.batch(
         person("identify", attributes={"email": "Jane@Example.com"}),
         person("event", {"email": "jane@example.com"}, name="opened_app"),
@@ -464,7 +500,9 @@ def test_email_attribute_becomes_an_identifier(
 
 
 def test_cio_id_names_but_never_creates(track: Client, emulator: Emulator) -> None:
-    """A person's cio_id reaches them, and an unknown cio_id creates no one."""
+    """
+    A person's cio_id reaches them, and an unknown cio_id creates no one.
+    """
     track.entity(person("identify"))
     cio_id = emulator.state()["people"]["id:42"]["identifiers"]["cio_id"]
 
@@ -481,7 +519,9 @@ def test_cio_id_names_but_never_creates(track: Client, emulator: Emulator) -> No
 def test_delete_takes_devices_and_relationships(
     track: Client, emulator: Emulator
 ) -> None:
-    """Deleting a person removes their devices and relationships too."""
+    """
+    Deleting a person removes their devices and relationships too.
+    """
     track.batch(
         person("add_device", device={"token": "t-1", "platform": "ios"}),
         person(
@@ -500,7 +540,9 @@ def test_delete_takes_devices_and_relationships(
 
 
 def test_devices_by_token(track: Client, emulator: Emulator) -> None:
-    """A device is keyed by token, moves with it, and only its owner deletes it."""
+    """
+    A device is keyed by token, moves with it, and only its owner deletes it.
+    """
     track.batch(
         person(
             "add_device",
@@ -532,7 +574,9 @@ def test_devices_by_token(track: Client, emulator: Emulator) -> None:
 
 
 def test_object_identify_relates_people(track: Client, emulator: Emulator) -> None:
-    """An object identify with relationships creates the object, people and links."""
+    """
+    An object identify with relationships creates the object, people and links.
+    """
     track.entity(
         obj(
             "identify",
@@ -559,7 +603,9 @@ def test_object_identify_relates_people(track: Client, emulator: Emulator) -> No
 def test_object_delete_removes_its_relationships(
     track: Client, emulator: Emulator
 ) -> None:
-    """Deleting an object also removes its relationships; a missing one is a no-op."""
+    """
+    Deleting an object also removes its relationships; a missing one is a no-op.
+    """
     related = [{"identifiers": {"id": "42"}}]
     track.batch(
         obj("identify", cio_relationships=related),
@@ -578,7 +624,9 @@ def test_object_delete_removes_its_relationships(
 def test_relationship_delete_of_a_missing_object_is_a_no_op(
     track: Client, emulator: Emulator
 ) -> None:
-    """Deleting a relationship to a missing object creates and removes nothing."""
+    """
+    Deleting a relationship to a missing object creates and removes nothing.
+    """
     track.batch(
         obj("identify", cio_relationships=[{"identifiers": {"id": "42"}}]),
         person(
@@ -608,7 +656,9 @@ def test_relationship_delete_of_a_missing_object_is_a_no_op(
 def test_cio_object_id_updates_but_never_creates(
     track: Client, emulator: Emulator
 ) -> None:
-    """An object's cio_object_id reaches it; an unknown one creates nothing."""
+    """
+    An object's cio_object_id reaches it; an unknown one creates nothing.
+    """
     track.entity(obj("identify"))
     cio_object_id = emulator.state()["objects"]["1:acme"]["cio_object_id"]
     by_cio = {"type": "object", "action": "identify", "attributes": {"a": 1}}
@@ -626,7 +676,9 @@ def test_cio_object_id_updates_but_never_creates(
 def test_merge_folds_the_secondary_into_the_primary(
     track: Client, emulator: Emulator
 ) -> None:
-    """A merge keeps the primary's values and takes the secondary's devices and ids."""
+    """
+    A merge keeps the primary's values and takes the secondary's devices and ids.
+    """
     track.batch(
         person("identify", attributes={"plan": "pro"}),
         person(
@@ -655,7 +707,9 @@ def test_merge_folds_the_secondary_into_the_primary(
 
 
 def test_events_record_and_deduplicate(track: Client, emulator: Emulator) -> None:
-    """Events are listed in arrival order; a repeated id is dropped as a duplicate."""
+    """
+    Events are listed in arrival order; a repeated id is dropped as a duplicate.
+    """
     track.batch(
         person(
             "event",
@@ -720,7 +774,9 @@ def test_events_record_and_deduplicate(track: Client, emulator: Emulator) -> Non
 def test_suppression_blocks_until_unsuppressed(
     track: Client, emulator: Emulator
 ) -> None:
-    """Suppress deletes the person and blocks their identifiers until unsuppressed."""
+    """
+    Suppress deletes the person and blocks their identifiers until unsuppressed.
+    """
     track.batch(
         person("identify", attributes={"email": "jane@example.com", "plan": "pro"}),
         person("add_device", device={"token": "t", "platform": "ios"}),
@@ -752,7 +808,9 @@ def test_suppression_blocks_until_unsuppressed(
 def test_suppressing_someone_unknown_blocks_the_identifier(
     track: Client, emulator: Emulator
 ) -> None:
-    """Suppressing an identifier nobody holds still blocks it."""
+    """
+    Suppressing an identifier nobody holds still blocks it.
+    """
     track.batch(person("suppress", {"id": "9"}), person("identify", {"id": "9"}))
 
     state = emulator.state()
@@ -764,7 +822,9 @@ def test_suppressing_someone_unknown_blocks_the_identifier(
 
 
 def test_v1_person_endpoints(track: Client, emulator: Emulator) -> None:
-    """The v1 identify, device, event, delete and suppress endpoints all apply."""
+    """
+    The v1 identify, device, event, delete and suppress endpoints all apply.
+    """
     answers = [
         track.put(
             "/api/v1/customers/jane%40example.com", {"plan": "pro", "_timestamp": 5}
@@ -820,7 +880,9 @@ def test_v1_person_endpoints(track: Client, emulator: Emulator) -> None:
 
 
 def test_v1_relationships_and_cio_prefix(track: Client, emulator: Emulator) -> None:
-    """A v1 identify relates objects, and a cio_ path names a person by cio_id."""
+    """
+    A v1 identify relates objects, and a cio_ path names a person by cio_id.
+    """
     track.put(
         "/api/v1/customers/42",
         {
@@ -885,7 +947,9 @@ def test_v1_relationships_and_cio_prefix(track: Client, emulator: Emulator) -> N
 def test_v1_errors_have_the_meta_shape(
     track: Client, emulator: Emulator, method: str, path: str, body: Any
 ) -> None:
-    """Invalid v1 bodies answer 400 {"meta": {"errors": [...]}} and change nothing."""
+    """
+    Invalid v1 bodies answer 400 {"meta": {"errors": [...]}} and change nothing.
+    """
     response = track.session.request(method, track.url + path, json=body, timeout=10)
 
     assert response.status_code == 400
@@ -897,7 +961,9 @@ def test_v1_errors_have_the_meta_shape(
 
 
 def test_metrics_take_every_documented_field(track: Client, emulator: Emulator) -> None:
-    """A metric with recipient, reason, href and Segment's metadata is recorded."""
+    """
+    A metric with recipient, reason, href and Segment's metadata is recorded.
+    """
     response = track.post(
         "/api/v1/metrics",
         {
