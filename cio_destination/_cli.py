@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+
+#: The status of a command whose reader closed standard output early, as
+#: the shell reports a process that SIGPIPE ended (128 + 13).
+_EXIT_BROKEN_PIPE = 141
 
 _SUBCOMMAND_MODULES = ("check", "schemas", "emulate", "send", "outbox")
 
@@ -38,7 +43,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    status: int = args.handler(args)
+    try:
+        status: int = args.handler(args)
+    except BrokenPipeError:
+        # The reader (``head``, say) has seen enough: stop quietly, and keep
+        # the interpreter from failing again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return _EXIT_BROKEN_PIPE
+
     return status
 
 

@@ -96,9 +96,6 @@ def run_list(args: argparse.Namespace) -> int:
     except OutboxError as exc:
         print(f"cio-destination outbox: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
-    except BrokenPipeError:
-        # The reader (``head``, say) has seen enough; stop quietly.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
     return EXIT_DELIVERED
 
