@@ -108,11 +108,23 @@ def _normalize_device(canonical: dict[str, Any], notes: list[str]) -> None:
         canonical["context"] = {**context, "device": device}
 
 
-def _integral(value: object) -> bool:
-    if isinstance(value, str):
-        return value.isascii() and value.isdigit()
+def _as_integer(value: object) -> object:
+    """
+    ``value`` as an int when it is a string of digits or a whole float.
 
-    return isinstance(value, float) and value.is_integer()
+    Anything else, and a digit string longer than ``int()`` reads, is
+    returned as it is, for validation to report.
+    """
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        try:
+            return int(value)
+        except ValueError:
+            return value
+
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+
+    return value
 
 
 def _normalize_object(canonical: dict[str, Any]) -> None:
@@ -120,9 +132,6 @@ def _normalize_object(canonical: dict[str, Any]) -> None:
     if not isinstance(properties, Mapping):
         return
 
-    type_id = properties.get("objectTypeId", 1)
-    if _integral(type_id):
-        type_id = int(type_id)
-
+    type_id = _as_integer(properties.get("objectTypeId", 1))
     if type_id is not properties.get("objectTypeId"):
         canonical["properties"] = {**properties, "objectTypeId": type_id}

@@ -458,6 +458,24 @@ def test_object_type_id_is_converted_or_defaulted(given: Any, expected: int) -> 
     assert identifiers["object_type_id"] == str(expected)
 
 
+def test_object_type_id_too_long_for_int_is_reported() -> None:
+    """
+    A digit string longer than int() reads is a violation, not a ValueError.
+    """
+    digits = "9" * 5000
+    message = _track(
+        "Relationship Deleted",
+        userId="42",
+        properties={"objectId": "Acme", "objectTypeId": digits},
+    )
+
+    evaluation = evaluate(message)
+
+    assert not evaluation.valid
+    assert evaluation.errors[0].path == "properties.objectTypeId"
+    assert evaluation.errors[0].value == digits
+
+
 def test_object_deleted_gets_an_anonymous_id() -> None:
     """
     An Object Deleted without anonymousId gets the placeholder Customer.io ignores.
