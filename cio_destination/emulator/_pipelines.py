@@ -438,8 +438,25 @@ def _messages(call: str, body: Any, size: int) -> list[tuple[str, Any, Any]]:
     found: list[tuple[str, Any, Any]] = []
     for index, item in enumerate(items):
         kind = item.get("type") if isinstance(item, dict) else None
-        found.append((f"batch[{index}].", kind, {**item, **shared} if kind else item))
+        message = _with_shared(item, shared) if kind else item
+        found.append((f"batch[{index}].", kind, message))
     return found
+
+
+def _with_shared(item: dict[str, Any], shared: Mapping[str, Any]) -> dict[str, Any]:
+    """
+    ``item`` with the batch's ``context`` and ``integrations`` filled in.
+
+    The call's own value wins, field by field when both are objects.
+    """
+    message = dict(item)
+    for name, value in shared.items():
+        own = item.get(name)
+        if isinstance(own, dict) and isinstance(value, dict):
+            message[name] = {**value, **own}
+        elif own is None:
+            message[name] = value
+    return message
 
 
 def handle(

@@ -319,6 +319,35 @@ def test_batch_context_applies_to_every_call(
     assert emulator.state()["devices"]["t-1"]["owner"] == "id:42"
 
 
+def test_call_context_wins_over_batch_context_field_by_field(
+    pipelines: Client, emulator: Emulator
+) -> None:
+    """
+    A call's own context keeps its device when the batch has a context too.
+    """
+    call = track_call(
+        "Device Created or Updated",
+        context={"device": {"token": "t-own", "type": "android"}},
+    )
+    response = pipelines.post(
+        "/v1/batch",
+        {
+            "context": {
+                "device": {"token": "t-batch", "type": "ios"},
+                "app": {"version": "1.2"},
+            },
+            "batch": [{"type": "track", **call}],
+        },
+        headers=STRICT,
+    )
+
+    assert response.status_code == 200
+    devices = emulator.state()["devices"]
+    assert list(devices) == ["t-own"]
+    assert devices["t-own"]["platform"] == "android"
+    assert devices["t-own"]["attributes"] == {"app_version": "1.2"}
+
+
 # -- semantic events ------------------------------------------------------------------
 
 SETUP = [
