@@ -143,8 +143,12 @@ def _merge(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
 
     ``required`` lists are joined and ``properties`` merged name by name; any
     other keyword both give differently leaves the two side by side in an
-    ``allOf``.
+    ``allOf``, and so does ``additionalProperties`` next to properties of the
+    other schema, which merging would let through.
     """
+    if _closes_over(first, second) or _closes_over(second, first):
+        return {"allOf": [first, second]}
+
     merged = dict(first)
     for key, value in second.items():
         if key not in merged or merged[key] == value:
@@ -160,6 +164,14 @@ def _merge(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
             return {"allOf": [first, second]}
 
     return merged
+
+
+def _closes_over(schema: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
+    # The properties ``schema`` calls additional depend on its own list of
+    # names, which a merge would lengthen with the other schema's.
+    return "additionalProperties" in schema and (
+        "properties" in other or "additionalProperties" in other
+    )
 
 
 @functools.cache

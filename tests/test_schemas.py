@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator
 from cio_destination._catalogue import EVENTS
 from cio_destination._schemas import (
     COMMON_SCHEMA,
+    _merge,
     common_schema,
     event_schemas,
     parse_timestamp,
@@ -269,3 +270,29 @@ def test_compiled_validator_agrees_with_the_plain_schema(
     example[field] = value
 
     assert _error_keys(validator(event), example) == _error_keys(plain, example)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (
+            {"properties": {"a": {}}, "additionalProperties": False},
+            {"properties": {"b": {}}},
+        ),
+        ({"properties": {"b": {}}}, {"additionalProperties": False}),
+        (
+            {"properties": {"a": {}}, "additionalProperties": False},
+            {"properties": {"b": {}}, "additionalProperties": False},
+        ),
+    ],
+    ids=["closed-first", "closed-second", "both-closed"],
+)
+def test_merge_keeps_additional_properties_to_its_own_names(
+    first: dict[str, Any], second: dict[str, Any]
+) -> None:
+    """
+    A merged schema rejects a name that one part's additionalProperties refuses.
+    """
+    merged = Draft202012Validator(_merge(first, second))
+
+    assert not merged.is_valid({"b": 1})
