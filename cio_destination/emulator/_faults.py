@@ -19,7 +19,7 @@ from cio_destination._errors import ConfigurationError
 
 
 def _rate(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if isinstance(value, bool) or not 0.0 <= value <= 1.0:
+    if not isinstance(value, float) or not 0.0 <= value <= 1.0:
         raise ConfigurationError(
             f"{attribute.name} must be a number from 0 to 1; got {value!r}"
         )

@@ -25,6 +25,7 @@ REQUESTS = 400
         {"fail_rate": 1.5},
         {"throttle_rate": -0.1},
         {"drop_rate": True},
+        {"fail_rate": "half"},
         {"fail_rate": 0.5, "throttle_rate": 0.4, "drop_rate": 0.2},
         {"retry_after": -1},
         {"retry_after": 1.5},
@@ -35,6 +36,7 @@ REQUESTS = 400
         "fail-over-1",
         "throttle-negative",
         "drop-boolean",
+        "fail-text",
         "rates-over-1",
         "retry-after-negative",
         "retry-after-fraction",
@@ -49,7 +51,7 @@ def test_bad_settings_are_refused(settings: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError) as caught:
         Faults(**settings)
 
-    assert next(iter(settings)) in str(caught.value) or "add up" in str(caught.value)
+    assert next(iter(settings)) in str(caught.value)
 
 
 def test_rates_may_add_up_to_exactly_one() -> None:
