@@ -194,6 +194,7 @@ class Sender:
         self._flight: _Flight | None = None
         self._unwritten_retry_at = 0.0
         self._claimed = False
+        self._claim_again_at = 0.0
         self._attempt = 0
         self._failing_since: float | None = None
         self._retry_at: float | None = None
@@ -395,7 +396,7 @@ class Sender:
             return math.inf
 
         if not self._claimed:
-            return now + self._interval
+            return self._claim_again_at
 
         if self._retry_at is not None:
             fresh_flush = (
@@ -417,6 +418,7 @@ class Sender:
     def _try_claim(self) -> bool:
         self._claimed = self._outbox.claim()
         if not self._claimed:
+            self._claim_again_at = time.monotonic() + self._interval
             logger.debug("another process is delivering from %s", self._outbox.path)
         return self._claimed
 
@@ -695,15 +697,19 @@ class Sender:
 
         now = time.monotonic()
         with self._lock:
-            idle = not self._queue and self._unwritten is None and not has_pending
+            written = not self._queue and self._unwritten is None
+            idle = written and not has_pending
             if idle and self._flush_done < self._flush_asked:
                 self._flush_done = self._flush_asked
                 self._settled.notify_all()
             if not self._stopping or self._flight is not None:
                 return True
 
+            # Unclaimed, what is pending is the claiming process's to deliver:
+            # once this sender's messages are in the outbox, it is done.
+            done = idle or (written and not self._claimed)
             return not (
-                idle or now >= self._stop_deadline or self._retries_outlast_stop()
+                done or now >= self._stop_deadline or self._retries_outlast_stop()
             )
 
     def _finish(self) -> None:

@@ -447,6 +447,48 @@ def test_giving_up_keeps_operations_for_the_next_start(
     assert delivered == [f"d-{number}" for number in range(5)]
 
 
+def test_shutdown_leaves_a_claimed_outbox_to_its_deliverer(
+    make: Factory, tmp_path: Path
+) -> None:
+    """
+    shutdown() with no timeout ends once its messages are written, if another delivers.
+    """
+    deliverer = make(endpoint=closed_port_url())
+    deliverer.submit(device_created("u1", "tok-1"))
+    wait_until(lambda: deliverer.counters.retried >= 1)
+    bystander = make()
+    bystander.submit(device_created("u2", "tok-2"))
+
+    stopping = threading.Thread(target=bystander.shutdown, daemon=True)
+    stopping.start()
+    stopping.join(10)
+
+    assert not stopping.is_alive()
+    assert bystander.counters.processed == 1
+    with Outbox(tmp_path / "outbox.sqlite3") as outbox:
+        assert outbox.pending_count() == 2
+    deliverer.shutdown(0.05)
+
+
+def test_a_released_claim_passes_to_a_waiting_sender(
+    make: Factory, emulator: Emulator
+) -> None:
+    """
+    A sender that found the outbox claimed delivers it once the claim is released.
+    """
+    deliverer = make(endpoint=closed_port_url())
+    deliverer.submit(device_created("u1", "tok-1"))
+    wait_until(lambda: deliverer.counters.retried >= 1)
+    waiting = make()
+    waiting.submit(device_created("u2", "tok-2"))
+    wait_until(lambda: waiting.counters.processed == 1)
+
+    deliverer.shutdown(0.05)
+
+    assert waiting.flush(10)
+    assert sorted(emulator.state()["devices"]) == ["tok-1", "tok-2"]
+
+
 def test_flush_times_out_while_retrying(make: Factory) -> None:
     """
     flush() returns False when its timeout ends before delivery.
