@@ -99,13 +99,6 @@ class Recognition:
     suggestion: str | None = None
 
     @property
-    def alias_of(self) -> str | None:
-        """
-        The canonical name when ``name`` is an alias, otherwise None.
-        """
-        return self.canonical if self.is_alias else None
-
-    @property
     def warning(self) -> str | None:
         """
         The sentence to report for an alias or a near miss, or None.
