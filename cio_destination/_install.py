@@ -1,7 +1,7 @@
 """
 Putting the pipeline into one ``segment.analytics.Client`` and taking it out.
 
-:func:`install` wraps four methods of one client instance, never the class:
+:func:`install` wraps three methods of one client instance, never the class:
 
 - ``_enqueue``, which every identify, track, page, screen, group and alias
   call ends in. The host completes the message there (timestamp, messageId,

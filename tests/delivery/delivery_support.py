@@ -9,6 +9,8 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from state_support import workspace as workspace
+
 from cio_destination._core import evaluate
 
 
@@ -94,13 +96,6 @@ def shuffled_history(seed: int, count: int) -> list[dict[str, Any]]:
 
 def operation_count(messages: list[Mapping[str, Any]]) -> int:
     return sum(len(evaluate(message).operations) for message in messages)
-
-
-def workspace(state: Mapping[str, Any]) -> dict[str, Any]:
-    """
-    The emulator's state without its request counts.
-    """
-    return {key: value for key, value in state.items() if key != "requests"}
 
 
 def closed_port_url() -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import requests
+from state_support import workspace as workspace
 
 
 class Client:
@@ -60,13 +61,6 @@ def obj(action: str, object_id: str = "acme", **fields: Any) -> dict[str, Any]:
         "action": action,
         **fields,
     }
-
-
-def workspace(state: dict[str, Any]) -> dict[str, Any]:
-    """
-    The state without its request counters.
-    """
-    return {key: value for key, value in state.items() if key != "requests"}
 
 
 #: One well-formed v2 operation for each type and action of the contract.
