@@ -151,8 +151,10 @@ def _strict_client(recorder: RecordingPlugin) -> Client:
 
     from cio_destination._install import install
 
+    # No plugin is disabled, whatever CIO_DESTINATION_DISABLED_PLUGINS says:
+    # without the recorder, every test would pass on nothing recorded.
     client = Client(_WRITE_KEY, send=False)
-    install(client, plugins=[recorder], on_invalid="raise")
+    install(client, plugins=[recorder], disabled_plugins=(), on_invalid="raise")
     return client
 
 

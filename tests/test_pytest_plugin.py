@@ -42,6 +42,27 @@ def test_a_valid_semantic_event_is_recorded(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1)
 
 
+def test_the_environment_cannot_disable_the_recorder(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    ``cio_client`` records even when the environment disables the recorder.
+    """
+    monkeypatch.setenv("CIO_DESTINATION_DISABLED_PLUGINS", "customerio-recorder")
+    pytester.makepyfile(
+        """
+        def test_deleting_an_account(cio_client, cio_recorder):
+            cio_client.track("42", "User Deleted")
+
+            assert cio_recorder.events == ["User Deleted"]
+        """
+    )
+
+    result = pytester.runpytest(*_FAST)
+
+    result.assert_outcomes(passed=1)
+
+
 def test_an_invalid_event_fails_with_every_violation_listed(
     pytester: pytest.Pytester,
 ) -> None:
