@@ -27,9 +27,18 @@ from typing import Any
 
 Check = Callable[[Any], bool]
 
-#: Keywords that annotate and never fail.
+#: Keywords that annotate, or hold schemas only a ``$ref`` applies; never fail.
 _ANNOTATIONS = frozenset(
-    {"$schema", "$id", "$comment", "title", "description", "examples", "default"}
+    {
+        "$schema",
+        "$id",
+        "$comment",
+        "$defs",
+        "title",
+        "description",
+        "examples",
+        "default",
+    }
 )
 _NO_FORMATS: Mapping[str, Check] = MappingProxyType({})
 

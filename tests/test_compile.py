@@ -202,6 +202,7 @@ SCHEMAS = {
     "all of": {"allOf": [{"type": "integer"}, {"minimum": 2}, {"format": "even"}]},
     "any of": {"anyOf": [{"type": "string", "minLength": 2}, {"format": "even"}]},
     "unknown format": {"type": "string", "format": "email"},
+    "unused defs": {"$defs": {"text": {"type": "string"}}, "type": "integer"},
     "if then else": {
         "if": {"type": "object", "required": ["kind"]},
         "then": {"properties": {"kind": {"enum": ["a", "b"]}}},
