@@ -56,6 +56,8 @@ logger = logging.getLogger(__name__)
 _OUTBOX_RETRY = 1.0
 #: Fewest seconds between giving up and trying again with a fresh budget.
 _MIN_COOLDOWN = 1.0
+#: Fewest seconds between attempts to claim an outbox another process holds.
+_MIN_CLAIM_WAIT = 0.1
 
 Report = Callable[[CioDestinationError, Mapping[str, Any] | None], None]
 
@@ -418,7 +420,8 @@ class Sender:
     def _try_claim(self) -> bool:
         self._claimed = self._outbox.claim()
         if not self._claimed:
-            self._claim_again_at = time.monotonic() + self._interval
+            wait = max(self._interval, _MIN_CLAIM_WAIT)
+            self._claim_again_at = time.monotonic() + wait
             logger.debug("another process is delivering from %s", self._outbox.path)
         return self._claimed
 
