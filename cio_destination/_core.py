@@ -74,6 +74,7 @@ def evaluate(
             semantic=None,
             errors=(_near_miss_refused(recognition.name, recognition.suggestion),),
         )
+
     if event is None:
         warning = recognition.warning
         return Evaluation(

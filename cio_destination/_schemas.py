@@ -124,6 +124,7 @@ def _compile(schema: Mapping[str, Any], resolver: Resolver[Any]) -> dict[str, An
     for key, value in schema.items():
         if key in _ANNOTATIONS:
             continue
+
         if key in _SCHEMA_MAPS:
             value = {name: _compile(part, resolver) for name, part in value.items()}
         elif key in _SCHEMA_LISTS:

@@ -197,7 +197,9 @@ def _describe(error: ValidationError, prefix: str) -> Iterator[Violation]:
     elif keyword == "maxProperties":
         message = f"{shown} must hold at most {error.validator_value} field(s)"
     elif keyword == "minimum":
-        message = f"{shown} must be at least {error.validator_value}; got {value!r}"
+        message = (
+            f"{shown} must be at least {error.validator_value}; got {_show(value)}"
+        )
     else:
         message = f"{shown}: {error.message}"
     yield Violation(path, keyword, message, value)

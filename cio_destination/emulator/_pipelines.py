@@ -505,6 +505,7 @@ def handle(
         ):
             problems.append(f"{where.rstrip('.')} is larger than 32 KiB")
             continue
+
         try:
             changes.extend(interpret(kind, message))
         except _Unusable as exc:
