@@ -34,6 +34,8 @@ _TYPE_NAMES = {
     "null": "null",
 }
 _VALUE_LIMIT = 60
+#: The Track API's limit on a person or object id, in UTF-8 bytes.
+_TRACK_ID_BYTES = 150
 
 
 def validate(
@@ -149,6 +151,7 @@ def _missing(path: str, event: str) -> Violation:
 
 
 def _track_needs(message: Mapping[str, Any], event: str) -> Iterable[Violation]:
+    yield from _track_limits(message, event)
     if event != "Device Created or Updated":
         return
 
@@ -163,6 +166,48 @@ def _track_needs(message: Mapping[str, Any], event: str) -> Iterable[Violation]:
                 "whose add_device needs a platform (ios or android); got nothing"
             ),
         )
+
+    properties = message.get("properties")
+    push_enabled = (
+        properties.get("push_enabled") if isinstance(properties, Mapping) else None
+    )
+    # None is left out of the device attributes; a boolean becomes its text.
+    if (
+        push_enabled is not None
+        and not isinstance(push_enabled, bool)
+        and (push_enabled not in ("true", "false"))
+    ):
+        yield Violation(
+            path="properties.push_enabled",
+            rule="enum",
+            message=(
+                f"properties.push_enabled of {event} must be true or false (the "
+                'Track API takes the device attribute as "true" or "false"); '
+                f"got {_show(push_enabled)}"
+            ),
+            value=push_enabled,
+        )
+
+
+def _track_limits(message: Mapping[str, Any], event: str) -> Iterable[Violation]:
+    properties = message.get("properties")
+    identifiers = {
+        "userId": message.get("userId"),
+        "properties.objectId": (
+            properties.get("objectId") if isinstance(properties, Mapping) else None
+        ),
+    }
+    for path, value in identifiers.items():
+        if isinstance(value, str) and len(value.encode()) > _TRACK_ID_BYTES:
+            yield Violation(
+                path=path,
+                rule="maxLength",
+                message=(
+                    f"{path} of {event} must be at most {_TRACK_ID_BYTES} bytes for "
+                    f"the Track API; got {len(value.encode())} bytes: {_show(value)}"
+                ),
+                value=value,
+            )
 
 
 def _pipelines_needs(message: Mapping[str, Any], event: str) -> Iterable[Violation]:

@@ -657,3 +657,66 @@ def test_transport_need_is_not_reported_twice() -> None:
     assert [(error.path, error.rule) for error in errors] == [
         ("anonymousId", "required")
     ]
+
+
+@pytest.mark.parametrize(
+    ("message", "path"),
+    [
+        (_track("User Deleted", userId="é" * 76), "userId"),
+        (
+            _track("Object Deleted", properties={"objectId": "o" * 151}),
+            "properties.objectId",
+        ),
+    ],
+    ids=["user-id", "object-id"],
+)
+def test_ids_over_the_track_limit_are_refused_for_track_only(
+    message: dict[str, Any], path: str
+) -> None:
+    """
+    An id over 150 UTF-8 bytes is refused for the Track API only.
+    """
+    track = evaluate(message)
+
+    assert [(e.path, e.rule) for e in track.errors] == [(path, "maxLength")]
+    assert "150 bytes" in track.errors[0].message
+    assert evaluate(message, transport="pipelines").valid
+
+
+@pytest.mark.parametrize("push_enabled", ["yes", 1, 0, "True"], ids=repr)
+def test_push_enabled_must_be_a_boolean_for_track(push_enabled: object) -> None:
+    """
+    A push_enabled other than true or false is refused, as the Track API does.
+    """
+    message = _track(
+        "Device Created or Updated",
+        userId="42",
+        properties={"push_enabled": push_enabled},
+        context={"device": {"token": "t", "type": "ios"}},
+    )
+
+    evaluation = evaluate(message)
+
+    assert [(e.path, e.rule) for e in evaluation.errors] == [
+        ("properties.push_enabled", "enum")
+    ]
+
+
+@pytest.mark.parametrize("push_enabled", [True, False, "true", "false"], ids=repr)
+def test_push_enabled_booleans_reach_the_device_as_text(push_enabled: object) -> None:
+    """
+    A boolean push_enabled, or its text, reaches the device as "true"/"false".
+    """
+    message = _track(
+        "Device Created or Updated",
+        userId="42",
+        properties={"push_enabled": push_enabled},
+        context={"device": {"token": "t", "type": "ios"}},
+    )
+
+    (operation,) = evaluate(message).operations
+
+    assert (
+        operation.body["device"]["attributes"]["push_enabled"]
+        == str(push_enabled).lower()
+    )
