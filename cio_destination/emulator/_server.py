@@ -448,6 +448,11 @@ class _Handler(BaseHTTPRequestHandler):
         # The path can hold a person's identifier; log the method and status.
         _log.debug("answered %s with %s", self.command, code)
 
+    def log_error(self, format: str, *args: Any) -> None:
+        # The details can quote the raw request line, and so an identifier.
+        status = args[0] if args and isinstance(args[0], int) else "no status"
+        _log.debug("could not serve a request (%s)", status)
+
     def log_message(self, format: str, *args: Any) -> None:
         _log.debug("http: " + format, *args)
 

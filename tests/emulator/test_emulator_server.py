@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
+import socket
 import threading
 from urllib.parse import urlsplit
 
@@ -248,3 +250,21 @@ def test_custom_credentials(emulator: Emulator) -> None:
             401,
             401,
         )
+
+
+def test_a_malformed_request_line_is_not_logged(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """
+    A request the server cannot parse leaves its identifiers out of the log.
+    """
+    url = urlsplit(emulator.url)
+    caplog.set_level(logging.DEBUG, logger="cio_destination")
+
+    with socket.create_connection((url.hostname, url.port), timeout=10) as raw:
+        raw.sendall(b"PUT /api/v1/customers/jane@example.com x HTTP/1.1\r\n\r\n")
+        answer = raw.recv(1024)
+
+    assert b"400" in answer
+    assert caplog.records
+    assert "jane@example.com" not in caplog.text
