@@ -579,11 +579,7 @@ class Sender:
         self._stalled_at_ticket = None
 
     def _settle_delivered(self, batch: Sequence[Entry], reply: Reply) -> None:
-        refused = {
-            index: reason
-            for index, reason in reply.rejected.items()
-            if 0 <= index < len(batch)
-        }
+        refused = reply.rejected
         rejected = [
             (batch[index], reason, reply.status) for index, reason in refused.items()
         ]
@@ -599,6 +595,8 @@ class Sender:
             self._transport.url(batch[0].kind),
             reply.status,
         )
+        if reply.unattributed:
+            self._report_unattributed(batch, reply)
         if not rejected:
             return
 
@@ -614,6 +612,23 @@ class Sender:
                 status=207,
             )
             self._report(error, None)
+
+    def _report_unattributed(self, batch: Sequence[Entry], reply: Reply) -> None:
+        # Customer.io refused something without naming the item: the batch
+        # counts as delivered, but the refusal must not pass unnoticed.
+        logger.warning(
+            "Customer.io refused %d items of a batch of %d operations "
+            "(HTTP 207) without naming them",
+            len(reply.unattributed),
+            len(batch),
+        )
+        error = DeliveryRejectedError(
+            f"Customer.io refused items of a batch of operations {batch[0].seq} to "
+            f"{batch[-1].seq} ({batch[0].kind.value}) with HTTP 207 without naming "
+            f"them: {'; '.join(reply.unattributed)}",
+            status=207,
+        )
+        self._report(error, None)
 
     def _settle_failed(self, batch: Sequence[Entry], reply: Reply) -> None:
         now = time.monotonic()

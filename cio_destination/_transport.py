@@ -50,14 +50,16 @@ class Reply:
 
     ``status`` is None when no answer came (connection refused or reset, a
     timeout). ``rejected`` maps the batch index of each item a 207 refused
-    to Customer.io's reason. ``detail`` is a short description for logs and
-    errors; it never holds a key or a request body.
+    to Customer.io's reason; ``unattributed`` holds the reasons of a 207's
+    errors that name no item of the batch. ``detail`` is a short description
+    for logs and errors; it never holds a key or a request body.
     """
 
     status: int | None
     detail: str
     retry_after: float | None = None
     rejected: Mapping[int, str] = attrs.field(factory=dict)
+    unattributed: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -177,9 +179,9 @@ class Transport:
             return Reply(None, f"request to {url} failed ({type(exc).__name__})")
 
         with response:
-            return self._read(url, response)
+            return self._read(url, response, len(bodies))
 
-    def _read(self, url: str, response: requests.Response) -> Reply:
+    def _read(self, url: str, response: requests.Response, count: int) -> Reply:
         status = response.status_code
         retry_after = parse_retry_after(
             response.headers.get("Retry-After"), now=time.time()
@@ -194,13 +196,16 @@ class Transport:
 
         errors = _errors_of(payload)
         if status == 207:
-            rejected = {
-                int(item["batch_index"]): _error_text(item)
-                for item in errors
-                if isinstance(item, Mapping)
-                and isinstance(item.get("batch_index"), int)
-            }
-            return Reply(status, f"HTTP 207 from {url}", retry_after, rejected)
+            rejected: dict[int, str] = {}
+            unattributed: list[str] = []
+            for item in errors:
+                index = item.get("batch_index") if isinstance(item, Mapping) else None
+                if type(index) is int and 0 <= index < count:
+                    rejected[index] = _error_text(item)
+                else:
+                    unattributed.append(_error_text(item)[:_REASON_CHARS])
+            detail = f"HTTP 207 from {url}"
+            return Reply(status, detail, retry_after, rejected, tuple(unattributed))
 
         detail = f"HTTP {status} from {url}"
         if errors:

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 import pytest
 from delivery_support import (
+    answering,
     closed_port_url,
     delivery_metric,
     device_created,
@@ -183,19 +184,22 @@ def test_retryable_failures_are_retried_until_delivered(
 
 
 def test_207_dead_letters_only_the_listed_items(
-    make: Factory, emulator: Emulator, tmp_path: Path, errors: Errors
+    make: Factory, tmp_path: Path, errors: Errors
 ) -> None:
     """
-    A 207 keeps the refused item as a dead letter; the others are applied.
+    A 207 keeps the refused item as a dead letter; the others count as sent.
     """
-    destination = make()
-    for user, token in (("u1", "tok-1"), ("x" * 200, "tok-2"), ("u3", "tok-3")):
-        destination.submit(device_created(user, token))
+    refusal = {
+        "errors": [{"batch_index": 1, "reason": "invalid", "field": "identifiers.id"}]
+    }
 
-    assert destination.flush(10)
-    destination.shutdown(5)
+    with answering(207, refusal) as url:
+        destination = make(endpoint=url, flush_interval=60.0)
+        for user, token in (("u1", "tok-1"), ("u2", "tok-2"), ("u3", "tok-3")):
+            destination.submit(device_created(user, token))
+        assert destination.flush(10)
+        destination.shutdown(5)
 
-    assert sorted(emulator.state()["devices"]) == ["tok-1", "tok-3"]
     [letter] = dead_letters(tmp_path / "outbox.sqlite3")
     assert letter.status == 207
     assert "identifiers.id" in letter.reason
@@ -205,6 +209,28 @@ def test_207_dead_letters_only_the_listed_items(
     assert isinstance(error, DeliveryRejectedError)
     assert error.status == 207
     assert message is None
+
+
+def test_a_207_that_names_no_item_is_reported(
+    make: Factory, errors: Errors, caplog: pytest.LogCaptureFixture
+) -> None:
+    """
+    A refusal Customer.io attaches to no item is logged and reported, not ignored.
+    """
+    caplog.set_level(logging.WARNING, logger="cio_destination")
+    refusal = {"errors": [{"reason": "invalid", "message": "too long"}]}
+
+    with answering(207, refusal) as url:
+        destination = make(endpoint=url)
+        destination.submit(device_created("u1", "tok-1"))
+        assert destination.flush(10)
+        destination.shutdown(5)
+
+    assert "without naming them" in caplog.text
+    [(error, message)] = errors
+    assert isinstance(error, DeliveryRejectedError)
+    assert (error.status, message) == (207, None)
+    assert "invalid: too long" in str(error)
 
 
 def test_401_is_not_retried_and_never_shows_the_key(
@@ -270,7 +296,10 @@ def test_oversize_operations_are_never_sent(
     An operation over 32 KB is a dead letter with its reason, and no request goes.
     """
     destination = make()
-    destination.submit(person_event("User Suppressed", "a" * 40_000))
+    message = device_created("u1", "tok-1")
+    # Many attributes, each within Customer.io's limits, that add up to 36 KB.
+    message["properties"] = {f"note_{n}": "a" * 600 for n in range(60)}
+    destination.submit(message)
 
     assert destination.flush(10)
     destination.shutdown(5)

@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import attrs
 import pytest
-from delivery_support import closed_port_url
+from delivery_support import answering, closed_port_url
 
 from cio_destination._errors import ConfigurationError
 from cio_destination._model import OperationKind
@@ -105,6 +106,27 @@ def test_207_lists_the_refused_items(track: Transport) -> None:
     assert (reply.status, reply.ok) == (207, True)
     assert list(reply.rejected) == [1]
     assert "identifiers" in reply.rejected[1]
+
+
+def test_207_errors_naming_no_item_are_kept_apart() -> None:
+    """
+    A 207 error without a usable batch index is kept with its reason, not lost.
+    """
+    errors = [
+        {"batch_index": 1, "reason": "invalid"},
+        {"reason": "nameless"},
+        {"batch_index": 5, "reason": "beyond the batch"},
+        {"batch_index": True, "reason": "not an index"},
+    ]
+    settings = Settings(site_id="s", api_key="k")
+
+    with answering(207, {"errors": errors}) as url:
+        transport = Transport(attrs.evolve(settings, endpoint=url), timeout=5.0)
+        reply = transport.post(ENTITY, encoded(DELETE, DELETE))
+        transport.close()
+
+    assert reply.rejected == {1: "invalid"}
+    assert reply.unattributed == ("nameless", "beyond the batch", "not an index")
 
 
 def test_400_carries_the_reasons(track: Transport, emulator: Emulator) -> None:
