@@ -47,6 +47,10 @@ _DESTINATION_PLUGIN = "customerio"
 #: The client attributes an installation replaces.
 _WRAPPED = ("_enqueue", "flush", "join")
 _ABSENT = object()
+#: How long the client's flush() and shutdown() wait for each plugin, so that
+#: an unreachable Customer.io cannot hold the app for the whole retry budget;
+#: what is not delivered by then stays in the outbox.
+DEFAULT_FLUSH_TIMEOUT = 30.0
 _installing = threading.Lock()
 
 _Enqueue = Callable[[Message], "tuple[bool, Message]"]
@@ -57,9 +61,17 @@ class _Installation:
     The wrappers put into one client, and what they replaced.
     """
 
-    def __init__(self, client: Client, pipeline: Pipeline, *, forward: bool) -> None:
+    def __init__(
+        self,
+        client: Client,
+        pipeline: Pipeline,
+        *,
+        forward: bool,
+        flush_timeout: float | None,
+    ) -> None:
         self.pipeline = pipeline
         self._forward = forward
+        self._flush_timeout = flush_timeout
         self._saved = {name: vars(client).get(name, _ABSENT) for name in _WRAPPED}
         self._segment_enqueue: _Enqueue = client._enqueue
         self._segment_flush: Callable[[], None] = client.flush
@@ -112,14 +124,14 @@ class _Installation:
         Stand in for the client's ``flush``.
         """
         self._segment_flush()
-        self.pipeline.flush()
+        self.pipeline.flush(self._flush_timeout)
 
     def join(self) -> None:
         """
         Stand in for the client's ``join``.
         """
         self._segment_join()
-        self.pipeline.shutdown()
+        self.pipeline.shutdown(self._flush_timeout)
 
     def _run(self, message: Message) -> None:
         try:
@@ -159,6 +171,7 @@ def install(
     plugins: Iterable[str | Plugin] | None = None,
     disabled_plugins: Iterable[str] | None = None,
     plugin_options: Mapping[str, Mapping[str, Any]] | None = None,
+    flush_timeout: float | None = DEFAULT_FLUSH_TIMEOUT,
     **options: Any,
 ) -> Pipeline:
     """
@@ -173,7 +186,8 @@ def install(
     makes the pipeline strict. ``plugins``, ``disabled_plugins`` and
     ``plugin_options`` choose and configure plugins by name (see
     :mod:`cio_destination._registry`). ``forward=False`` stops the messages
-    going to Segment.
+    going to Segment. ``flush_timeout`` bounds how long the client's
+    ``flush()`` and ``shutdown()`` wait for each plugin (None: until done).
 
     Installing on a client that has a pipeline already returns that
     pipeline; options given then are ignored, with a warning.
@@ -190,7 +204,14 @@ def install(
     with _installing:
         existing = _installation(client)
         if existing is not None:
-            if options or plugins is not None or plugin_options or not forward:
+            changed_timeout = flush_timeout != DEFAULT_FLUSH_TIMEOUT
+            if (
+                options
+                or plugins is not None
+                or plugin_options
+                or not forward
+                or changed_timeout
+            ):
                 warnings.warn(
                     "install(): the client already has a pipeline; the options "
                     "given are ignored (uninstall() it first to change them)",
@@ -207,7 +228,9 @@ def install(
         strict = destination_options.get("on_invalid") == "raise"
         pipeline = Pipeline(loaded, strict=strict)
 
-        installation = _Installation(client, pipeline, forward=forward)
+        installation = _Installation(
+            client, pipeline, forward=forward, flush_timeout=flush_timeout
+        )
         installation.put_into(client)
 
     _log.debug("pipeline installed with plugins %s", [p.name for p in loaded])

@@ -13,7 +13,12 @@ from pipeline_support import Probe, drain, queue_client, tags
 from segment.analytics import Client
 
 from cio_destination._errors import ConfigurationError, InvalidEventError, PluginError
-from cio_destination._install import install, installed_pipeline, uninstall
+from cio_destination._install import (
+    DEFAULT_FLUSH_TIMEOUT,
+    install,
+    installed_pipeline,
+    uninstall,
+)
 from cio_destination._model import Violation
 
 _PROPERTIES = {"plan": "pro"}
@@ -321,6 +326,27 @@ def test_flush_and_shutdown_reach_the_plugins(client: Client) -> None:
 
     client.shutdown()
     assert (len(destination.flushes), len(destination.shutdowns)) == (2, 1)
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [({}, DEFAULT_FLUSH_TIMEOUT), ({"flush_timeout": 2.5}, 2.5)],
+    ids=["default", "given"],
+)
+def test_the_clients_flush_and_shutdown_wait_a_bounded_time(
+    client: Client, options: dict[str, float], expected: float
+) -> None:
+    """
+    The client's flush() and shutdown() give each plugin a bounded timeout.
+    """
+    destination = Probe("destination")
+    install(client, plugins=[destination], **options)
+
+    client.flush()
+    client.shutdown()
+
+    assert destination.flushes == [expected, expected]
+    assert destination.shutdowns == [expected]
 
 
 @pytest.mark.usefixtures("module_client")
