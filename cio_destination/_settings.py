@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -89,6 +90,26 @@ def number_validator(
     return check
 
 
+def _check_endpoint(_instance: object, _attribute: object, value: Any) -> None:
+    if value is None:
+        return
+
+    if not isinstance(value, str):
+        raise ConfigurationError(f"endpoint must be a URL; got {value!r}")
+
+    parts = urlsplit(value)
+    if parts.username is not None or parts.password is not None:
+        # Not echoed: the URL carries a credential.
+        raise ConfigurationError(
+            "endpoint must not carry a user name or password; give credentials "
+            "as site_id and api_key, or write_key"
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"endpoint must be an http or https URL with a host; got {value!r}"
+        )
+
+
 @attrs.frozen
 class Settings:
     """
@@ -104,7 +125,7 @@ class Settings:
     region: Region = attrs.field(
         default="us", validator=_check_choice("region", REGIONS)
     )
-    endpoint: str | None = None
+    endpoint: str | None = attrs.field(default=None, validator=_check_endpoint)
     outbox: str | None = None
     on_invalid: OnInvalid = attrs.field(
         default="drop", validator=_check_choice("on_invalid", ON_INVALID)

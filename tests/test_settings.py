@@ -92,3 +92,24 @@ def test_keys_stay_out_of_the_repr() -> None:
     assert "secret-api" not in repr(settings)
     assert "secret-write" not in repr(settings)
     assert "site" in repr(settings)
+
+
+def test_an_endpoint_carrying_credentials_is_refused_without_echoing_them() -> None:
+    """
+    An endpoint with a password is refused without repeating the password.
+    """
+    with pytest.raises(ConfigurationError, match="user name or password") as caught:
+        Settings(write_key="w", endpoint="https://me:hunter2@proxy.example")
+
+    assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["127.0.0.1:8787", "ftp://127.0.0.1", "http://"], ids=repr
+)
+def test_an_endpoint_that_is_not_an_http_url_is_named(endpoint: str) -> None:
+    """
+    An endpoint that is not an http(s) URL with a host is refused with its value.
+    """
+    with pytest.raises(ConfigurationError, match="http or https URL"):
+        Settings(write_key="w", endpoint=endpoint)
