@@ -120,7 +120,7 @@ class CustomerIODestination:
         path = self.settings.outbox or str(default_path(self.settings))
         transport = Transport(self.settings, timeout=self.settings.timeout)
         try:
-            outbox = Outbox(path)
+            outbox = Outbox(path, dead_letter_limit=self.settings.max_queue)
         except OutboxError:
             transport.close()
             raise

@@ -3,7 +3,9 @@ The outbox: accepted operations wait here until Customer.io acknowledges them.
 
 It is one SQLite file in WAL mode (or an in-memory database for users who
 opt out of durability) with two tables: ``pending``, in the order operations
-were accepted, and ``dead_letters``, what will not be delivered and why.
+were accepted, and ``dead_letters``, what will not be delivered and why. A
+file keeps every dead letter, the user's record, until ``outbox purge``; an
+in-memory outbox may be given a limit and then keeps only the newest.
 Every change is one transaction, so a process killed at any moment leaves
 each operation either pending or settled, never lost. Several threads and
 processes may write to the same file; delivering from it is reserved to one
@@ -119,13 +121,21 @@ class Outbox:
 
     ``path`` names the database file (created with its folders if missing);
     None or ``":memory:"`` keeps everything in memory for the life of this
-    object. An instance may be shared between threads.
+    object. In memory, ``dead_letter_limit`` caps the dead letters kept: past
+    it, the oldest make way for the newest. A file ignores it and keeps them
+    all. An instance may be shared between threads.
 
     :raises OutboxError: the file cannot be opened or is not an outbox.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        dead_letter_limit: int | None = None,
+    ) -> None:
         self.path = MEMORY if path is None or str(path) == MEMORY else str(path)
+        self._dead_letter_limit = None if self.durable else dead_letter_limit
         self._lock = threading.RLock()
         self._claim_file: IO[bytes] | None = None
         with self._translate("open"):
@@ -200,11 +210,12 @@ class Outbox:
         self,
         operations: Iterable[tuple[OperationKind, str, bytes]],
         dead_letters: Iterable[DeadLetter] = (),
-    ) -> None:
+    ) -> int:
         """
         Add encoded operations at the tail, and dead letters, in one transaction.
 
-        Each operation is ``(kind, subject, body)``.
+        Each operation is ``(kind, subject, body)``. Returns how many of the
+        oldest dead letters were dropped to keep within ``dead_letter_limit``.
 
         :raises OutboxError: the outbox cannot be written.
         """
@@ -219,12 +230,11 @@ class Outbox:
                 " VALUES (?, ?, ?, ?)",
                 rows,
             )
-            self._bury(db, dead_letters, now)
+            return self._bury(db, dead_letters, now)
 
-    @staticmethod
     def _bury(
-        db: sqlite3.Connection, letters: Iterable[DeadLetter], now: float
-    ) -> None:
+        self, db: sqlite3.Connection, letters: Iterable[DeadLetter], now: float
+    ) -> int:
         db.executemany(
             "INSERT INTO dead_letters"
             " (seq, kind, subject, body, reason, status, failed_at)"
@@ -242,6 +252,16 @@ class Outbox:
                 for letter in letters
             ],
         )
+        if self._dead_letter_limit is None:
+            return 0
+
+        # Everything older than the newest dead_letter_limit goes.
+        cursor = db.execute(
+            "DELETE FROM dead_letters WHERE id <= (SELECT id FROM dead_letters"
+            " ORDER BY id DESC LIMIT 1 OFFSET ?)",
+            (self._dead_letter_limit,),
+        )
+        return cursor.rowcount
 
     def head(self, limit: int) -> list[Entry]:
         """
@@ -267,12 +287,13 @@ class Outbox:
         self,
         delivered: Iterable[Entry] = (),
         rejected: Iterable[tuple[Entry, str, int | None]] = (),
-    ) -> None:
+    ) -> int:
         """
         Remove what was delivered and turn what was rejected into dead letters.
 
         Each rejected item is ``(entry, reason, status)``. Both happen in one
-        transaction.
+        transaction. Returns how many of the oldest dead letters were dropped
+        to keep within ``dead_letter_limit``.
 
         :raises OutboxError: the outbox cannot be written.
         """
@@ -294,7 +315,7 @@ class Outbox:
         ]
         with self._lock, self._translate("write to"), self._write() as db:
             db.executemany("DELETE FROM pending WHERE seq = ?", seqs)
-            self._bury(db, letters, now)
+            return self._bury(db, letters, now)
 
     def has_pending(self) -> bool:
         """

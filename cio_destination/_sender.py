@@ -74,8 +74,10 @@ class Counters:
     ``dead_lettered``: messages and operations kept as dead letters.
     ``invalid``: invalid semantic events seen. ``dropped``: messages refused
     because the queue was full or the destination was shut down, messages
-    lost at shutdown before reaching the outbox, and operations an in-memory
-    outbox had no room for. ``gave_up``: times the retry budget ran out.
+    lost at shutdown before reaching the outbox, operations an in-memory
+    outbox had no room for, and the oldest dead letters an in-memory outbox
+    let go to keep at most ``max_queue``. ``gave_up``: times the retry budget
+    ran out.
     """
 
     accepted: int = 0
@@ -203,6 +205,7 @@ class Sender:
         self._stalled_at_ticket: int | None = None
         self._narrow: int | None = None
         self._narrow_until = 0
+        self._letters_lost = False
         self._thread = threading.Thread(
             target=self._run, name="cio-destination-sender", daemon=True
         )
@@ -434,7 +437,7 @@ class Sender:
 
         batch = self._unwritten
         try:
-            self._outbox.append(batch.rows, batch.letters)
+            lost_letters = self._outbox.append(batch.rows, batch.letters)
         except OutboxError:
             self._unwritten_retry_at = now + _OUTBOX_RETRY
             raise
@@ -445,6 +448,7 @@ class Sender:
         self._tally.add("processed", batch.messages)
         self._tally.add("operations", len(batch.rows))
         self._tally.add("dead_lettered", len(batch.letters))
+        self._count_lost_letters(lost_letters)
 
     def _bound_memory(self, batch: _Unwritten) -> None:
         room = self._max_queue - self._backlog.count
@@ -464,6 +468,20 @@ class Sender:
             f"max_queue={self._max_queue}); {dropped} operations were dropped"
         )
         self._report(error, None)
+
+    def _count_lost_letters(self, count: int) -> None:
+        # Only an in-memory outbox drops dead letters, to stay bounded.
+        if not count:
+            return
+
+        self._tally.add("dropped", count)
+        if not self._letters_lost:
+            self._letters_lost = True
+            logger.warning(
+                "the in-memory outbox keeps only the newest %d dead letters; "
+                "older ones are dropped from now on",
+                self._max_queue,
+            )
 
     def _encode(self, items: list[Any], since: float) -> _Unwritten:
         rows: list[tuple[OperationKind, str, bytes]] = []
@@ -584,7 +602,7 @@ class Sender:
             (batch[index], reason, reply.status) for index, reason in refused.items()
         ]
         delivered = [entry for index, entry in enumerate(batch) if index not in refused]
-        self._outbox.settle(delivered, rejected)
+        self._count_lost_letters(self._outbox.settle(delivered, rejected))
         self._backlog.remove(len(batch), sum(len(entry.body) for entry in batch))
         self._reset_retries()
         self._tally.add("sent", len(delivered))
@@ -673,7 +691,8 @@ class Sender:
         self, batch: Sequence[Entry], reason: str | None, status: int | None
     ) -> None:
         text = reason or "refused"
-        self._outbox.settle(rejected=[(entry, text, status) for entry in batch])
+        rejected = [(entry, text, status) for entry in batch]
+        self._count_lost_letters(self._outbox.settle(rejected=rejected))
         self._backlog.remove(len(batch), sum(len(entry.body) for entry in batch))
         self._reset_retries()
         self._tally.add("dead_lettered", len(batch))

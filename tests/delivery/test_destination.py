@@ -436,6 +436,30 @@ def test_an_in_memory_outbox_is_bounded(make: Factory, errors: Errors) -> None:
     destination.shutdown(0.05)
 
 
+def test_an_in_memory_outbox_bounds_its_dead_letters(
+    make: Factory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """
+    Without durability, a stream of invalid events keeps only max_queue dead letters.
+    """
+    caplog.set_level(logging.WARNING, logger="cio_destination._sender")
+    destination = make(outbox=":memory:", max_queue=3, batch_size=1)
+    for number in range(8):
+        destination.submit(invalid_device(f"user-{number}@example.com"))
+        assert destination.flush(10)
+
+    assert destination._sender._outbox.dead_letter_count() == 3
+    assert destination.counters.dead_lettered == 8
+    assert destination.counters.dropped == 5
+    [warning] = [
+        record.getMessage()
+        for record in caplog.records
+        if "dead letters" in record.getMessage()
+    ]
+    assert "newest 3 dead letters" in warning
+    assert "example.com" not in caplog.text
+
+
 def test_shutdown_drains_and_is_idempotent(make: Factory, emulator: Emulator) -> None:
     """
     shutdown() delivers what waits; later calls and messages change nothing.

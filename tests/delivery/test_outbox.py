@@ -83,6 +83,35 @@ def test_dead_letters_can_be_written_with_operations(outbox: Outbox) -> None:
     assert kept.failed_at is not None
 
 
+def letters(*reasons: str) -> list[DeadLetter]:
+    return [DeadLetter(kind=MESSAGE, body="{}", reason=reason) for reason in reasons]
+
+
+def test_a_memory_outbox_keeps_only_the_newest_dead_letters() -> None:
+    """
+    In memory, dead letters past the limit push out the oldest, and are counted.
+    """
+    with Outbox(dead_letter_limit=3) as outbox:
+        assert outbox.append(ops("a"), letters("1", "2")) == 0
+        assert outbox.append((), letters("3", "4")) == 1
+        [a] = outbox.head(1)
+        assert outbox.settle(rejected=[(a, "5", 400)]) == 1
+
+        assert [letter.reason for letter in outbox.dead_letters()] == ["3", "4", "5"]
+
+
+def test_a_file_keeps_every_dead_letter(tmp_path: Path) -> None:
+    """
+    A file is the user's record: the limit does not apply to it.
+    """
+    with Outbox(tmp_path / "outbox.sqlite3", dead_letter_limit=1) as outbox:
+        assert outbox.append(ops("a"), letters("1", "2")) == 0
+        [a] = outbox.head(1)
+        assert outbox.settle(rejected=[(a, "3", 400)]) == 0
+
+        assert outbox.dead_letter_count() == 3
+
+
 def test_requeue_puts_refused_operations_back_in_their_places(outbox: Outbox) -> None:
     """
     Requeued operations take their original place in line, ahead of later ones.
