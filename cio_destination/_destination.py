@@ -5,12 +5,20 @@ The Customer.io destination: what the pipeline hands each message to.
 and delivers what they stand for from a background thread, through the
 durable outbox, in order, with retries. Only strict mode
 (``on_invalid="raise"``) does any work on the app's thread.
+
+A destination survives ``os.fork()`` (a server that loads the app before
+forking its workers, ``multiprocessing`` with the fork start method): the
+child lets go of what it inherited and, on its first use, starts afresh
+with an outbox connection, a transport and a sender thread of its own.
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
+import os
+import threading
+import weakref
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
@@ -42,6 +50,18 @@ _WARNINGS_REMEMBERED = 256
 _DROP_LOG_EVERY = 1000
 
 OnError = Callable[[CioDestinationError, Mapping[str, Any] | None], None]
+
+#: Every destination not yet collected, for the hook that runs after a fork.
+_DESTINATIONS: weakref.WeakSet[CustomerIODestination] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for destination in list(_DESTINATIONS):
+        destination._forked()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - absent on Windows only
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _check_credentials(settings: Settings) -> None:
@@ -93,7 +113,11 @@ class CustomerIODestination:
 
     A background thread starts at once. Call :meth:`shutdown` when done; an
     ``atexit`` hook does so, waiting up to :data:`ATEXIT_TIMEOUT` seconds,
-    for destinations still running when the interpreter exits.
+    for destinations still running when the interpreter exits. In a process
+    forked from the one that made it, the destination starts afresh on its
+    first :meth:`submit` or :meth:`flush`, with a new outbox connection (to
+    the same file, or a new empty one in memory), new counters and a new
+    thread; what the parent had queued stays the parent's to deliver.
 
     :raises ConfigurationError: settings that cannot work, such as no
         credentials and no endpoint, or an unknown option.
@@ -113,10 +137,17 @@ class CustomerIODestination:
         self._on_error = on_error
         self._strict = self.settings.on_invalid == "raise"
         self._transport_name = self.settings.transport
+        self._policy = retry or RetryPolicy()
         self._tally = Tally()
         self._warned: set[str] = set()
         self._closed = False
+        # None only in a forked child that has not started afresh yet.
+        self._sender: Sender | None = self._start_sender()
+        self._restart_lock = threading.Lock()
+        atexit.register(self._at_exit)
+        _DESTINATIONS.add(self)
 
+    def _start_sender(self) -> Sender:
         path = self.settings.outbox or str(default_path(self.settings))
         transport = Transport(self.settings, timeout=self.settings.timeout)
         try:
@@ -125,10 +156,10 @@ class CustomerIODestination:
             transport.close()
             raise
 
-        self._sender = Sender(
+        sender = Sender(
             outbox=outbox,
             transport=transport,
-            policy=retry or RetryPolicy(),
+            policy=self._policy,
             prepare=self._prepare,
             report=self._report,
             tally=self._tally,
@@ -136,9 +167,9 @@ class CustomerIODestination:
             flush_interval=self.settings.flush_interval,
             max_queue=self.settings.max_queue,
         )
-        self._sender.start()
-        atexit.register(self._at_exit)
+        sender.start()
         logger.debug("delivering to %s through outbox %s", self.settings.base_url, path)
+        return sender
 
     def __repr__(self) -> str:
         return f"CustomerIODestination({self.settings!r})"
@@ -168,7 +199,8 @@ class CustomerIODestination:
         Queues a shallow copy for the sender thread and returns: it never
         blocks beyond taking a lock and never raises, except in strict mode.
         A message that is not a ``track`` call is ignored at once. A full
-        queue drops the message and reports it.
+        queue drops the message and reports it. The first call in a forked
+        child also starts the destination afresh there.
 
         :raises InvalidEventError: only with ``on_invalid="raise"``, when the
             message is an invalid semantic event; nothing is queued then.
@@ -199,12 +231,18 @@ class CustomerIODestination:
             self._enqueue(evaluation)
 
     def _enqueue(self, item: Any) -> None:
-        if self._sender.put(item):
+        sender = self._sender or self._restarted()
+        if sender is not None and sender.put(item):
             return
 
         self._tally.add("dropped")
         dropped = self._tally.snapshot().dropped
-        reason = "is shut down" if self._closed else "has a full queue"
+        if self._closed:
+            reason = "is shut down"
+        elif sender is None:
+            reason = "cannot open its outbox"
+        else:
+            reason = "has a full queue"
         if dropped % _DROP_LOG_EVERY == 1:
             logger.warning(
                 "the Customer.io destination %s; message dropped (%d so far)",
@@ -225,7 +263,11 @@ class CustomerIODestination:
         when the retry budget runs out while waiting (the operations stay in
         the outbox), or after :meth:`shutdown` left operations undelivered.
         """
-        return self._sender.flush(timeout)
+        sender = self._sender or self._restarted()
+        if sender is None:
+            return self._closed
+
+        return sender.flush(timeout)
 
     def shutdown(self, timeout: float | None = None) -> None:
         """
@@ -235,14 +277,54 @@ class CustomerIODestination:
         delivered stays in a durable outbox for the next start or ``outbox
         replay``. Safe to call more than once.
         """
-        if not self._closed:
-            self._closed = True
-            atexit.unregister(self._at_exit)
-        if not self._sender.stop(timeout):
+        with self._restart_lock:
+            if not self._closed:
+                self._closed = True
+                atexit.unregister(self._at_exit)
+            sender = self._sender
+        if sender is None:
+            # A forked child that never used the destination: nothing of its
+            # own to deliver, so nothing to start.
+            return
+
+        if not sender.stop(timeout):
             logger.warning("the Customer.io sender thread did not stop in time")
 
     def _at_exit(self) -> None:
         self.shutdown(ATEXIT_TIMEOUT)
+
+    # In a forked child.
+
+    def _forked(self) -> None:
+        # Right after fork(), on the child's only thread: any lock a thread of
+        # the parent held is held for good here, so nothing inherited that
+        # has one is used again. The restart itself waits for the first use.
+        self._restart_lock = threading.Lock()
+        self._tally = Tally()
+        sender, self._sender = self._sender, None
+        if sender is not None:
+            sender.forsake()
+
+    def _restarted(self) -> Sender | None:
+        with self._restart_lock:
+            if self._sender is not None or self._closed:
+                return self._sender
+
+            try:
+                self._sender = self._start_sender()
+            except OutboxError as exc:
+                failure = exc
+            else:
+                logger.info(
+                    "the Customer.io destination starts afresh in forked process %d",
+                    os.getpid(),
+                )
+                return self._sender
+
+        # Reported outside the lock: the callback may well call shutdown().
+        logger.error("the outbox cannot be opened after a fork: %s", failure)
+        self._report(failure, None)
+        return None
 
     # On the sender thread.
 

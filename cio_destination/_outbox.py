@@ -482,6 +482,29 @@ class Outbox:
         if handle is not None:
             handle.close()
 
+    def forsake(self) -> None:
+        """
+        In a child forked while this outbox was open, let go of its claim.
+
+        Call it in the child only, before any other thread runs there, and
+        use the object no more: the child opens an outbox of its own. The
+        SQLite connection is left as it is, never closed: SQLite forbids
+        using a connection across ``fork()``, and closing it is a use.
+        """
+        handle, self._claim_file = self._claim_file, None
+        if handle is None:
+            return
+
+        # The claim is an flock() lock, which belongs to the open file
+        # description that fork() shares between parent and child, not to a
+        # process (unlike fcntl() record locks, which the child never
+        # inherits). Closing the child's descriptor leaves the parent's lock
+        # in place: only LOCK_UN, or closing every descriptor of the
+        # description, releases it. Kept open, it would hold the lock past
+        # the parent's exit, and no process, this child included, could
+        # deliver from the file while the child lives.
+        handle.close()
+
     def close(self) -> None:
         """
         Release the reservation and close the database; safe to call twice.

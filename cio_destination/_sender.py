@@ -61,6 +61,9 @@ _MIN_CLAIM_WAIT = 0.1
 
 Report = Callable[[CioDestinationError, Mapping[str, Any] | None], None]
 
+#: What senders forsaken in a forked child held, kept unclosed while it lives.
+_FORSAKEN: list[tuple[Outbox, Transport]] = []
+
 
 @attrs.frozen
 class Counters:
@@ -215,6 +218,23 @@ class Sender:
         Start the thread.
         """
         self._thread.start()
+
+    def forsake(self) -> None:
+        """
+        Let go of this sender in a child process forked while it ran.
+
+        Call it in the child only, before any other thread runs there, and
+        use the sender no more. Its thread did not survive the fork, and what
+        it queued is the parent's, which delivers it: the child's copy is
+        dropped. The outbox lets go of its claim; it and the transport are
+        otherwise left as they are for as long as the child lives, since
+        closing them could wait on locks that a thread of the parent held at
+        the fork, or touch the parent's SQLite connection or sockets.
+        """
+        self._queue.clear()
+        self._unwritten = None
+        self._outbox.forsake()
+        _FORSAKEN.append((self._outbox, self._transport))
 
     # The app's side.
 
