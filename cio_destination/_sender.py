@@ -58,6 +58,9 @@ _OUTBOX_RETRY = 1.0
 _MIN_COOLDOWN = 1.0
 #: Fewest seconds between attempts to claim an outbox another process holds.
 _MIN_CLAIM_WAIT = 0.1
+#: Seconds between looks at a durable outbox that this sender holds while
+#: it has nothing of its own to send: other processes may be writing to it.
+_IDLE_LOOK_INTERVAL = 1.0
 
 Report = Callable[[CioDestinationError, Mapping[str, Any] | None], None]
 
@@ -202,6 +205,7 @@ class Sender:
         self._unwritten_retry_at = 0.0
         self._claimed = False
         self._claim_again_at = 0.0
+        self._look_again_at = math.inf
         self._attempt = 0
         self._failing_since: float | None = None
         self._retry_at: float | None = None
@@ -343,6 +347,8 @@ class Sender:
                 if claimed and self._delivery_due(now):
                     self._launch()
             has_pending = self._flight is not None or self._outbox.has_pending()
+            if self._outbox.durable:
+                self._look_again_at = now + _IDLE_LOOK_INTERVAL
         except OutboxError as exc:
             logger.error("the outbox cannot be used: %s", exc)
             self._report(exc, None)
@@ -418,7 +424,7 @@ class Sender:
 
     def _delivery_due_at(self, now: float) -> float:
         if self._backlog.count == 0:
-            return math.inf
+            return self._look_again_at if self._claimed else math.inf
 
         if not self._claimed:
             return self._claim_again_at

@@ -542,6 +542,23 @@ def test_a_released_claim_passes_to_a_waiting_sender(
     assert sorted(emulator.state()["devices"]) == ["tok-1", "tok-2"]
 
 
+def test_an_idle_claimant_delivers_what_another_process_writes(
+    make: Factory, emulator: Emulator
+) -> None:
+    """
+    The sender holding the outbox delivers what others write while it is idle.
+    """
+    claimant = make()
+    claimant.submit(device_created("u1", "tok-1"))
+    assert claimant.flush(10)
+    writer = make()
+    writer.submit(device_created("u2", "tok-2"))
+
+    assert writer.flush(10)
+    assert sorted(emulator.state()["devices"]) == ["tok-1", "tok-2"]
+    assert writer.counters.sent == 0
+
+
 def test_flush_times_out_while_retrying(make: Factory) -> None:
     """
     flush() returns False when its timeout ends before delivery.
