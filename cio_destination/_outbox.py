@@ -462,7 +462,8 @@ class Outbox:
         import fcntl
 
         try:
-            handle = open(self.path + ".lock", "a+b")  # noqa: SIM115 - held until release()
+            # Held open until release(): the claim lasts as long as the handle.
+            handle = open(self.path + ".lock", "a+b")  # noqa: SIM115
         except OSError as exc:
             raise OutboxError(f"cannot lock outbox {self.path}: {exc}") from exc
         try:

@@ -359,7 +359,7 @@ class Pipeline:
                 continue
             try:
                 shutdown(timeout)
-            except Exception as exc:  # noqa: BLE001 - shutting down must not break the app
+            except Exception as exc:  # noqa: BLE001 - must not break the app
                 self._failed(plugin, exc, during="shutdown")
 
     def _failed(self, plugin: Plugin, exc: Exception, during: str = "process") -> None:
