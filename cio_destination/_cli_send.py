@@ -18,6 +18,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,8 @@ PROGRESS_FROM = 200
 #: The retry budget of the command line, in seconds, unless given.
 GIVE_UP_AFTER = 60.0
 _SHUTDOWN_TIMEOUT = 5.0
+#: Seconds between looks at the sender's queue while it is full.
+_ROOM_POLL = 0.002
 _BAR_WIDTH = 24
 _LETTERS_SHOWN = 10
 
@@ -158,24 +161,20 @@ def run(args: argparse.Namespace) -> int:
     Send the messages named by ``args`` and return the exit status.
     """
     try:
-        entries = list(parse(_read(args.file)))
+        text = _read(args.file)
         settings = settings_from(args, outbox=args.outbox, on_invalid=args.on_invalid)
         policy = retry_from(args)
     except CioDestinationError as exc:
         print(f"cio-destination send: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
 
-    for entry in entries:
-        if entry.problem is not None:
-            print(f"cio-destination send: {entry.problem}", file=sys.stderr)
-    messages = [entry.message for entry in entries if entry.problem is None]
-    unreadable = len(entries) - len(messages)
-
+    # Messages are parsed as they are submitted, so that parsing overlaps
+    # with the sender's requests instead of preceding them.
+    reading = _Reading(text)
     with contextlib.ExitStack() as stack:
         settings, emulator = _with_emulator(settings, stack)
-        settings = attrs.evolve(settings, max_queue=max(len(messages), 1))
         try:
-            delivery = deliver(settings, policy, messages)
+            delivery = deliver(settings, policy, reading)
         except CioDestinationError as exc:
             print(f"cio-destination send: {exc}", file=sys.stderr)
             return EXIT_UNUSABLE
@@ -183,12 +182,36 @@ def run(args: argparse.Namespace) -> int:
         if emulator is not None:
             print("Workspace of the in-process emulator after the run:")
             print(json.dumps(emulator.state(), indent=2, sort_keys=True))
-        print_summary(delivery, len(messages))
+        print_summary(delivery, reading.messages)
 
     if delivery.interrupted:
         return EXIT_INTERRUPTED
 
-    return EXIT_DELIVERED if delivery.complete and not unreadable else EXIT_UNDELIVERED
+    complete = delivery.complete and not reading.unreadable
+    return EXIT_DELIVERED if complete else EXIT_UNDELIVERED
+
+
+class _Reading:
+    """
+    The messages of an input, parsed one at a time, with what could not be read.
+
+    Each unreadable entry is reported on standard error as it is met.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self.messages = 0
+        self.unreadable = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        for entry in parse(self._text):
+            if entry.problem is not None:
+                self.unreadable += 1
+                print(f"cio-destination send: {entry.problem}", file=sys.stderr)
+                continue
+
+            self.messages += 1
+            yield entry.message
 
 
 @attrs.frozen
@@ -218,19 +241,31 @@ class Delivery:
         )
 
 
-def deliver(settings: Settings, policy: RetryPolicy, messages: list[Any]) -> Delivery:
+def deliver(
+    settings: Settings,
+    policy: RetryPolicy,
+    messages: Iterable[Any],
+) -> Delivery:
     """
     Submit ``messages`` (none for a replay), wait for delivery, shut down.
 
-    :raises CioDestinationError: the destination cannot be set up.
+    Submitting waits while ``settings.max_queue`` messages are still to be
+    written to the outbox, so that a long input is never dropped for a full
+    queue.
+
+    :raises CioDestinationError: the destination cannot be set up, or the
+        input turns out to be unusable.
     """
     started = time.time()
     destination = CustomerIODestination(settings, retry=policy)
     interrupted = False
+    submitted = 0
     try:
         for message in messages:
+            _wait_for_room(destination, settings.max_queue)
             destination.submit(message)
-        _wait(destination, len(messages))
+            submitted += 1
+        _wait(destination, submitted)
     except KeyboardInterrupt:
         interrupted = True
         print("\ninterrupted; stopping", file=sys.stderr)
@@ -246,6 +281,15 @@ def deliver(settings: Settings, policy: RetryPolicy, messages: list[Any]) -> Del
             if (letter.failed_at or 0) >= started
         )
     return Delivery(settings, path, destination.counters, pending, letters, interrupted)
+
+
+def _wait_for_room(destination: CustomerIODestination, max_queue: int) -> None:
+    while True:
+        counters = destination.counters
+        if counters.accepted - counters.processed < max_queue:
+            return
+
+        time.sleep(_ROOM_POLL)
 
 
 def _wait(destination: CustomerIODestination, total: int) -> None:

@@ -27,6 +27,9 @@ from delivery_support import (
 )
 
 from cio_destination._cli import main
+from cio_destination._cli_send import deliver
+from cio_destination._retry import RetryPolicy
+from cio_destination._settings import Settings
 from cio_destination.emulator import (
     DEFAULT_API_KEY,
     DEFAULT_SITE_ID,
@@ -316,3 +319,26 @@ def test_a_killed_process_loses_nothing(emulator: Emulator, tmp_path: Path) -> N
     assert status == 0
     assert pending_rows(outbox) == 0
     assert workspace(emulator.state()) == expected
+
+
+def test_an_input_longer_than_the_queue_waits_instead_of_dropping(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """
+    Submitting more messages than the queue holds waits for room; none is dropped.
+    """
+    settings = Settings(
+        site_id=DEFAULT_SITE_ID,
+        api_key=DEFAULT_API_KEY,
+        endpoint=emulator.url,
+        outbox=str(tmp_path / "outbox.sqlite3"),
+        max_queue=3,
+    )
+    messages = [device_created(f"u{number}", f"t{number}") for number in range(40)]
+
+    delivery = deliver(settings, RetryPolicy(), messages)
+
+    assert delivery.complete
+    assert delivery.counters.dropped == 0
+    assert delivery.counters.sent == 40
+    assert len(emulator.state()["devices"]) == 40
