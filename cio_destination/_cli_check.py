@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     Check the messages named by ``args`` and return the exit status.
     """
     try:
-        text = _read(args.file)
+        text = read_input(args.file)
         entries = list(parse(text))
     except CioDestinationError as exc:
         print(f"cio-destination check: {exc}", file=sys.stderr)
@@ -97,7 +97,12 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     return {"transport": transport, "strict": args.strict}
 
 
-def _read(name: str) -> str:
+def read_input(name: str) -> str:
+    """
+    The text of the file ``name``, or of standard input for ``-``.
+
+    :raises CioDestinationError: it cannot be read as UTF-8 text.
+    """
     if name == "-":
         try:
             return sys.stdin.read()

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from cio_destination._cli_check import _read, parse
+from cio_destination._cli_check import parse, read_input
 from cio_destination._destination import CustomerIODestination
 from cio_destination._errors import CioDestinationError
 from cio_destination._outbox import Outbox, default_path
@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     Send the messages named by ``args`` and return the exit status.
     """
     try:
-        text = _read(args.file)
+        text = read_input(args.file)
         settings = settings_from(args, outbox=args.outbox, on_invalid=args.on_invalid)
         policy = retry_from(args)
     except CioDestinationError as exc:
